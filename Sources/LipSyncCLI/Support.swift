@@ -1,0 +1,46 @@
+import ArgumentParser
+import Foundation
+import SpeechSynthesis
+
+// Errors thrown from `run()` are printed by ArgumentParser as `Error: <description>` with exit code 1,
+// so domain errors only need a readable `description`.
+
+extension Duration {
+    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) * 1e-18 }
+}
+
+func format(_ value: Double, digits: Int = 2) -> String {
+    String(format: "%.\(digits)f", value)
+}
+
+/// The speech timeline as JSON, for checking and for other tools.
+enum TimelineJSON {
+    struct Entry: Encodable {
+        var kind: String
+        var sample: Int
+        var seconds: Double
+        var text: String?
+    }
+
+    struct Document: Encodable {
+        var sampleRate: Int
+        var samples: Int
+        var events: [Entry]
+    }
+
+    static func write(_ speech: SynthesizedSpeech, to url: URL) throws {
+        let rate = Double(speech.sampleRate)
+        let entries = speech.timeline.map { event -> Entry in
+            let seconds = Double(event.sample) / rate
+            switch event.kind {
+            case .sentence: return Entry(kind: "sentence", sample: event.sample, seconds: seconds)
+            case .word(let text): return Entry(kind: "word", sample: event.sample, seconds: seconds, text: text)
+            case .phoneme(let name): return Entry(kind: "phoneme", sample: event.sample, seconds: seconds, text: name)
+            case .end: return Entry(kind: "end", sample: event.sample, seconds: seconds)
+            }
+        }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        try encoder.encode(Document(sampleRate: speech.sampleRate, samples: speech.samples.count, events: entries)).write(to: url)
+    }
+}

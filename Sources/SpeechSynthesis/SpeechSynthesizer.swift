@@ -1,0 +1,131 @@
+/// What to say and how. Validated by the synthesizer, not here, so every engine reports the same errors.
+public struct SpeechRequest: Sendable, Hashable {
+    public var text: String
+    /// A language code the engine knows (`ru`, `en`, `en-us`, ...).
+    public var language: String
+    /// An engine-specific voice variant (for espeak-ng: `f3`, `m2`, `klatt`, ...); nil for the default.
+    public var voice: String?
+    /// Speaking rate in words per minute.
+    public var wordsPerMinute: Int
+
+    public init(text: String, language: String, voice: String? = nil, wordsPerMinute: Int = 175) {
+        self.text = text
+        self.language = language
+        self.voice = voice
+        self.wordsPerMinute = wordsPerMinute
+    }
+}
+
+/// One point on the speech timeline. Later stages drive mouth shapes and progress from it.
+public struct SpeechEvent: Sendable, Hashable {
+    public enum Kind: Sendable, Hashable {
+        case sentence
+        /// A word and the text it was spoken from.
+        case word(String)
+        /// A phoneme by its IPA name.
+        case phoneme(String)
+        /// The end of the utterance; its position is the length of the audio.
+        case end
+    }
+
+    public var kind: Kind
+    /// Position in the synthesized audio, in samples at the speech's sample rate.
+    public var sample: Int
+    /// Offset of the source text in characters (Unicode scalars), when the engine reports it.
+    public var textOffset: Int?
+
+    public init(kind: Kind, sample: Int, textOffset: Int? = nil) {
+        self.kind = kind
+        self.sample = sample
+        self.textOffset = textOffset
+    }
+}
+
+/// Mono PCM plus the timeline of what is said when.
+public struct SynthesizedSpeech: Sendable {
+    /// Samples in [-1, 1].
+    public var samples: [Float]
+    public var sampleRate: Int
+    /// Events in order of their sample position; the last one is `.end`.
+    public var timeline: [SpeechEvent]
+
+    public init(samples: [Float], sampleRate: Int, timeline: [SpeechEvent]) {
+        self.samples = samples
+        self.sampleRate = sampleRate
+        self.timeline = timeline
+    }
+
+    public var duration: Double { Double(samples.count) / Double(sampleRate) }
+
+    public var phonemes: [(name: String, sample: Int)] {
+        timeline.compactMap { event in
+            if case .phoneme(let name) = event.kind { return (name, event.sample) }
+            return nil
+        }
+    }
+
+    public var words: [(text: String, sample: Int)] {
+        timeline.compactMap { event in
+            if case .word(let text) = event.kind { return (text, event.sample) }
+            return nil
+        }
+    }
+}
+
+/// A voice the engine offers.
+public struct VoiceInfo: Sendable, Hashable, Codable {
+    public var name: String
+    /// Language codes this voice speaks, most preferred first.
+    public var languages: [String]
+    public var identifier: String
+}
+
+/// Text to speech. Implementations are safe to call from any task; blocking work stays off the
+/// cooperative thread pool.
+public protocol SpeechSynthesizer: Sendable {
+    func synthesize(_ request: SpeechRequest) async throws -> SynthesizedSpeech
+    func voices() async -> [VoiceInfo]
+}
+
+public enum SpeechError: Error, Equatable, CustomStringConvertible {
+    case emptyText
+    case textTooLong(length: Int, limit: Int)
+    case unknownLanguage(String, available: [String])
+    case unknownVoice(String, available: [String])
+    case invalidRate(Int, allowed: ClosedRange<Int>)
+    case engineFailure(String)
+
+    public var description: String {
+        switch self {
+        case .emptyText:
+            return "text is empty"
+        case .textTooLong(let length, let limit):
+            return "text is \(length) characters long; the limit is \(limit)"
+        case .unknownLanguage(let language, let available):
+            return "unknown language '\(language)'; available: \(available.joined(separator: ", "))"
+        case .unknownVoice(let voice, let available):
+            return "unknown voice variant '\(voice)'; available: \(available.joined(separator: ", "))"
+        case .invalidRate(let rate, let allowed):
+            return "rate \(rate) words/min is outside \(allowed.lowerBound)...\(allowed.upperBound)"
+        case .engineFailure(let message):
+            return "speech engine failed: \(message)"
+        }
+    }
+}
+
+/// Limits shared by every engine.
+public struct SpeechLimits: Sendable {
+    public var maxCharacters: Int
+    public static let `default` = SpeechLimits(maxCharacters: 5_000)
+
+    public init(maxCharacters: Int) {
+        self.maxCharacters = maxCharacters
+    }
+
+    /// Rejects empty or whitespace-only text and text over the limit (counted in characters).
+    public func validate(_ text: String) throws {
+        if text.allSatisfy({ $0.isWhitespace || $0.isNewline }) { throw SpeechError.emptyText }
+        let length = text.count
+        if length > maxCharacters { throw SpeechError.textTooLong(length: length, limit: maxCharacters) }
+    }
+}

@@ -1,0 +1,77 @@
+import AudioFeatures
+import Foundation
+import Testing
+import TestSupport
+
+/// The `lipsync` executable, run as a user runs it.
+@Suite struct CLITests {
+    func lipsync(_ arguments: String...) throws -> ProcessResult {
+        try ProcessRunner.run(Repository.lipsync, arguments)
+    }
+
+    @Test(arguments: ["ru", "en"])
+    func speakWritesA16BitWAVWhoseLengthMatchesTheTimeline(language: String) throws {
+        let dir = try Repository.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let wav = dir.appendingPathComponent("speech.wav"), json = dir.appendingPathComponent("timeline.json")
+        let textFile = Repository.root.appendingPathComponent("scripts/samples/\(language).txt")
+        let result = try lipsync("speak", "--text-file", textFile.path, "--language", language,
+                                 "-o", wav.path, "--timeline", json.path)
+        try #require(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("s of speech"))
+        #expect(result.stdout.contains("synthesis:"))
+
+        let bytes = [UInt8](try Data(contentsOf: wav))
+        #expect(bytes[20] == 1 && bytes[34] == 16, "PCM, 16 bits per sample")
+        let audio = try WAVFile.read(wav)
+        #expect(audio.duration > 10, "a paragraph takes more than 10 s")
+
+        struct Timeline: Decodable {
+            struct Event: Decodable { var kind: String; var sample: Int }
+            var sampleRate: Int
+            var events: [Event]
+        }
+        let timeline = try JSONDecoder().decode(Timeline.self, from: Data(contentsOf: json))
+        #expect(timeline.sampleRate == audio.sampleRate)
+        #expect(timeline.events.last?.kind == "end")
+        #expect(timeline.events.last?.sample == audio.samples.count)
+        #expect(timeline.events.filter { $0.kind == "word" }.count > 30)
+    }
+
+    @Test func melWritesANumpyArrayThatNumpyReads() throws {
+        let dir = try Repository.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let wav = dir.appendingPathComponent("speech.wav"), npy = dir.appendingPathComponent("mel.npy")
+        try #require(try lipsync("speak", "--text", "Проверка мел-спектрограммы.", "-o", wav.path).status == 0)
+        let result = try lipsync("mel", wav.path, "-o", npy.path)
+        try #require(result.status == 0, "\(result.stderr)")
+        let duration = try WAVFile.read(wav).duration
+        let check = try ProcessRunner.python(["-c", """
+            import numpy, sys
+            a = numpy.load(sys.argv[1])
+            print(a.dtype, a.shape[0], a.shape[1], float(a.min()), float(a.max()))
+            """, npy.path])
+        let fields = check.stdout.split(separator: " ")
+        try #require(check.status == 0 && fields.count == 5, "\(check.stderr)")
+        #expect(fields[0] == "float32" && fields[1] == "80")
+        #expect(Int(fields[2]) == 1 + Int(duration * 16_000) / 200 || abs(Int(fields[2])! - Int(duration * 80)) <= 1)
+        #expect(Double(fields[3])! >= -4 && Double(fields[4].trimmingCharacters(in: .whitespacesAndNewlines))! <= 4)
+    }
+
+    @Test func badInputGivesAClearMessageAndNonZeroExit() throws {
+        let cases: [([String], String)] = [
+            (["speak", "--text", "  ", "-o", "/tmp/x.wav"], "text is empty"),
+            (["speak", "-o", "/tmp/x.wav"], "--text or --text-file"),
+            (["speak", "--text", "hi", "--language", "xx-nope", "-o", "/tmp/x.wav"], "unknown language 'xx-nope'; available: af"),
+            (["speak", "--text", "hello there", "--max-characters", "5", "-o", "/tmp/x.wav"], "limit is 5"),
+            (["speak", "--text-file", "/nonexistent.txt", "-o", "/tmp/x.wav"], "cannot read text file"),
+            (["mel", "/nonexistent.wav", "-o", "/tmp/x.npy"], "cannot read audio"),
+            (["mel", Repository.root.appendingPathComponent("Package.swift").path, "-o", "/tmp/x.npy"], "not a RIFF/WAVE file"),
+        ]
+        for (arguments, message) in cases {
+            let result = try ProcessRunner.run(Repository.lipsync, arguments)
+            #expect(result.status != 0, "\(arguments)")
+            #expect(result.stderr.contains(message), "\(arguments): \(result.stderr)")
+        }
+    }
+}
