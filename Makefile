@@ -1,7 +1,13 @@
 # The two commands of a fresh machine:
 #   make run    set everything up and run the main job
 #   make test   set everything up (with the Python references) and run the test suite
-.PHONY: setup setup-dev build run test clean
+# Other targets: make build, make bench (benchmarks on the full-size test model).
+.PHONY: setup setup-dev build build-release run test bench clean
+
+# OpenVINO's C library lives in the project's .venv (see scripts/setup.sh): its pkg-config file is in
+# .cache/pkgconfig, and the binaries find the library through an rpath.
+export PKG_CONFIG_PATH := $(CURDIR)/.cache/pkgconfig$(if $(PKG_CONFIG_PATH),:$(PKG_CONFIG_PATH))
+SWIFT_FLAGS := -Xlinker -rpath -Xlinker $(CURDIR)/.cache/openvino/libs
 
 setup:
 	scripts/setup.sh
@@ -10,12 +16,21 @@ setup-dev:
 	scripts/setup.sh --dev
 
 build: setup
+	swift build $(SWIFT_FLAGS)
 
-run: setup
+build-release: setup
+	swift build -c release $(SWIFT_FLAGS)
+
+run: build
 	scripts/run.sh
 
 test: setup-dev
-	swift test
+	swift build --build-tests $(SWIFT_FLAGS)
+	swift test --skip-build $(SWIFT_FLAGS)
+
+bench: setup-dev
+	swift build -c release $(SWIFT_FLAGS)
+	.build/release/lipsync bench inference --model .cache/models/wav2lip_random.onnx
 
 clean:
 	rm -rf .build .cache out

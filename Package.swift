@@ -11,22 +11,29 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.0"),
     ],
     targets: [
         // C libraries from Debian (installed by scripts/setup.sh), each behind one module map.
         .systemLibrary(name: "CEspeakNG", pkgConfig: "espeak-ng", providers: [.apt(["libespeak-ng-dev"])]),
         .systemLibrary(name: "CFFTW", pkgConfig: "fftw3", providers: [.apt(["libfftw3-dev"])]),
         .systemLibrary(name: "CSoxr", pkgConfig: "soxr", providers: [.apt(["libsoxr-dev"])]),
+        // OpenVINO's C API from the PyPI wheel; scripts/setup.sh writes its openvino-c.pc.
+        .systemLibrary(name: "COpenVINO", pkgConfig: "openvino-c"),
 
         // Stage: text -> PCM + phoneme/word timeline.
         .target(name: "SpeechSynthesis", dependencies: ["CEspeakNG"]),
         // Stage: resampling, WAV I/O, Wav2Lip-exact mel spectrogram and per-frame windows.
         .target(name: "AudioFeatures", dependencies: ["CFFTW", "CSoxr"]),
+        // Neural inference: compiled models and infer-request pools over OpenVINO.
+        .target(name: "Inference", dependencies: ["COpenVINO"]),
+        // Stage: lip-sync engines (Wav2Lip over Inference) and the model catalog.
+        .target(name: "LipSync", dependencies: ["Inference", .product(name: "Crypto", package: "swift-crypto")]),
 
         .executableTarget(
             name: "LipSyncCLI",
             dependencies: [
-                "SpeechSynthesis", "AudioFeatures",
+                "SpeechSynthesis", "AudioFeatures", "Inference", "LipSync",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -35,6 +42,7 @@ let package = Package(
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "SpeechSynthesisTests", dependencies: ["SpeechSynthesis"]),
         .testTarget(name: "AudioFeaturesTests", dependencies: ["AudioFeatures", "SpeechSynthesis", "TestSupport"]),
+        .testTarget(name: "InferenceTests", dependencies: ["Inference", "LipSync", "AudioFeatures", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["LipSyncCLI", "TestSupport"]),
     ]
 )

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Installs everything the project needs on a fresh Debian 12 machine, then builds.
+# Installs everything the project needs on a fresh Debian 12 machine.
 # Idempotent: each step checks what is already there and does nothing when it is.
-#   scripts/setup.sh          runtime dependencies + debug build
-#   scripts/setup.sh --dev    also the Python references used by the tests and benchmarks
-#   SETUP_SKIP_BUILD=1        skip the Swift build (used by steps that build on their own)
+#   scripts/setup.sh          runtime dependencies
+#   scripts/setup.sh --dev    also the Python references and the Wav2Lip test models (.cache/models)
+# The Swift build itself is `make build` (it needs the paths this script prepares).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -49,9 +49,34 @@ for file in "${REQUIREMENTS[@]}"; do
   fi
 done
 
-# 3. Build.
-if [[ ${SETUP_SKIP_BUILD:-0} != 1 ]]; then
-  log "building"
-  swift build
+# 3. OpenVINO's C API from the wheel: a stable path (.cache/openvino), the unversioned library name the
+#    linker needs, and a pkg-config file for the COpenVINO module (Makefile puts .cache/pkgconfig on
+#    PKG_CONFIG_PATH and the library folder on the rpath).
+OV_DIR=$(ls -d "$VENV"/lib/python3*/site-packages/openvino | head -n 1)
+mkdir -p .cache/pkgconfig
+ln -sfn "$OV_DIR" .cache/openvino
+versioned=$(ls "$OV_DIR"/libs/libopenvino_c.so.* | head -n 1)
+[[ -e $OV_DIR/libs/libopenvino_c.so ]] || ln -s "$(basename "$versioned")" "$OV_DIR/libs/libopenvino_c.so"
+pc=".cache/pkgconfig/openvino-c.pc"
+cat >"$pc.tmp" <<PC
+prefix=$ROOT/.cache/openvino
+Name: openvino-c
+Description: OpenVINO C API (from the PyPI wheel in .venv)
+Version: $("$VENV/bin/pip" show openvino 2>/dev/null | awk '/^Version:/ {print $2}')
+Cflags: -I\${prefix}/include
+Libs: -L\${prefix}/libs -lopenvino_c
+PC
+if cmp -s "$pc.tmp" "$pc"; then rm "$pc.tmp"; else mv "$pc.tmp" "$pc"; log "wrote $pc"; fi
+
+# 4. Test fixtures (never the user's models): Wav2Lip stand-ins with random weights, a tiny one and one
+#    with the exact full-size architecture (145 MB, a few seconds to write).
+if ((DEV)); then
+  for kind in tiny full; do
+    file=.cache/models/wav2lip_$([[ $kind == tiny ]] && echo tiny || echo random).onnx
+    if [[ ! -f $file || scripts/make_test_models.py -nt $file ]]; then
+      log "writing the $kind Wav2Lip test model"
+      "$VENV/bin/python" scripts/make_test_models.py .cache/models --$kind
+    fi
+  done
 fi
 log "done in $(($(date +%s) - START)) s"

@@ -44,3 +44,16 @@ enum TimelineJSON {
         try encoder.encode(Document(sampleRate: speech.sampleRate, samples: speech.samples.count, events: entries)).write(to: url)
     }
 }
+
+/// Where the project lives, for defaults such as `models/`: the folder holding Package.swift above the
+/// executable, else the current directory.
+enum ProjectPaths {
+    static let root: URL = {
+        var url = (Bundle.main.executableURL ?? URL(fileURLWithPath: CommandLine.arguments[0])).resolvingSymlinksInPath()
+        while url.pathComponents.count > 1 {
+            url.deleteLastPathComponent()
+            if FileManager.default.fileExists(atPath: url.appendingPathComponent("Package.swift").path) { return url }
+        }
+        return URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
+    }()
+}

@@ -1,0 +1,155 @@
+import COpenVINO
+import Dispatch
+import Foundation
+
+/// A model compiled for a device, with a pool of infer requests so several inferences can be in
+/// flight at once. Inference blocks a thread for its whole duration, so the async API runs it on a
+/// dedicated dispatch queue, never on Swift's cooperative pool.
+public final class CompiledModel: @unchecked Sendable {
+    public let file: URL
+    public let options: CompileOptions
+    public let inputs: [TensorInfo]
+    public let outputs: [TensorInfo]
+
+    private let compiled: OpaquePointer
+    private let pool: RequestPool
+    private let queue: DispatchQueue
+
+    init(compiled: OpaquePointer, file: URL, options: CompileOptions) throws {
+        self.compiled = compiled
+        self.file = file
+        self.options = options
+        do {
+            inputs = try Self.ports(compiled, count: ov_compiled_model_inputs_size, port: ov_compiled_model_input_by_index)
+            outputs = try Self.ports(compiled, count: ov_compiled_model_outputs_size, port: ov_compiled_model_output_by_index)
+            let count = try options.requests ?? Self.optimalRequests(compiled)
+            var requests: [OpaquePointer] = []
+            for _ in 0..<max(1, count) {
+                var request: OpaquePointer?
+                try InferenceError.check(ov_compiled_model_create_infer_request(compiled, &request), "creating an infer request")
+                requests.append(request!)
+            }
+            pool = RequestPool(requests)
+        } catch {
+            ov_compiled_model_free(compiled)
+            throw error
+        }
+        queue = DispatchQueue(label: "lipsync.inference.\(file.lastPathComponent)", attributes: .concurrent)
+    }
+
+    deinit {
+        pool.requests.forEach { ov_infer_request_free($0) }
+        ov_compiled_model_free(compiled)
+    }
+
+    /// How many inferences can run at once.
+    public var concurrentRequests: Int { pool.requests.count }
+
+    private static func ports(
+        _ compiled: OpaquePointer,
+        count: (OpaquePointer?, UnsafeMutablePointer<Int>?) -> ov_status_e,
+        port: (OpaquePointer?, Int, UnsafeMutablePointer<OpaquePointer?>?) -> ov_status_e
+    ) throws -> [TensorInfo] {
+        var n = 0
+        try InferenceError.check(count(compiled, &n), "counting model ports")
+        return try (0..<n).map { index in
+            var handle: OpaquePointer?
+            try InferenceError.check(port(compiled, index, &handle), "reading model port \(index)")
+            defer { ov_output_const_port_free(handle) }
+            return try portInfo(handle!)
+        }
+    }
+
+    private static func optimalRequests(_ compiled: OpaquePointer) throws -> Int {
+        var value: UnsafeMutablePointer<CChar>?
+        try InferenceError.check(
+            ov_compiled_model_get_property(compiled, PropertyKey.optimalRequests, &value),
+            "reading the optimal number of infer requests")
+        defer { ov_free(value) }
+        return Int(String(cString: value!)) ?? 1
+    }
+
+    /// Runs one inference, blocking the calling thread. Inputs are matched by name.
+    public func inferBlocking(_ inputs: [String: Tensor]) throws -> [String: Tensor] {
+        for info in self.inputs {
+            guard let tensor = inputs[info.name] else {
+                throw InferenceError("input '\(info.name)' missing; the model takes \(self.inputs.map(\.description).joined(separator: ", "))")
+            }
+            guard info.accepts(tensor.shape) else {
+                throw InferenceError("input '\(info.name)' has shape \(tensor.shape); the model takes \(info)")
+            }
+        }
+        let request = pool.acquire()
+        defer { pool.release(request) }
+        return try run(request, inputs: inputs)
+    }
+
+    /// Runs one inference on the model's own queue; up to `concurrentRequests` run at once.
+    public func infer(_ inputs: [String: Tensor]) async throws -> [String: Tensor] {
+        try await withCheckedThrowingContinuation { continuation in
+            queue.async {
+                continuation.resume(with: Result { try self.inferBlocking(inputs) })
+            }
+        }
+    }
+
+    private func run(_ request: OpaquePointer, inputs: [String: Tensor]) throws -> [String: Tensor] {
+        // Inputs are copied into tensors OpenVINO owns: a copy costs microseconds next to an inference,
+        // and no Swift buffer pointer has to outlive its closure.
+        for info in self.inputs {
+            let input = inputs[info.name]!
+            var shape = ov_shape_t()
+            var dims = input.shape.map { Int64($0) }
+            try InferenceError.check(ov_shape_create(Int64(dims.count), &dims, &shape), "shaping input \(info.name)")
+            defer { ov_shape_free(&shape) }
+            var tensor: OpaquePointer?
+            try InferenceError.check(ov_tensor_create(F32, shape, &tensor), "allocating input \(info.name)")
+            defer { ov_tensor_free(tensor) }
+            var data: UnsafeMutableRawPointer?
+            try InferenceError.check(ov_tensor_data(tensor, &data), "addressing input \(info.name)")
+            input.values.withUnsafeBytes { data!.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+            try InferenceError.check(ov_infer_request_set_tensor(request, info.name, tensor), "setting input \(info.name)")
+        }
+        try InferenceError.check(ov_infer_request_infer(request), "running \(file.lastPathComponent)")
+        var results: [String: Tensor] = [:]
+        for (index, info) in outputs.enumerated() {
+            var handle: OpaquePointer?
+            try InferenceError.check(ov_infer_request_get_output_tensor_by_index(request, index, &handle), "reading output \(info.name)")
+            defer { ov_tensor_free(handle) }
+            var shape = ov_shape_t()
+            try InferenceError.check(ov_tensor_get_shape(handle, &shape), "reading the shape of \(info.name)")
+            let dims = (0..<Int(shape.rank)).map { Int(shape.dims[$0]) }
+            ov_shape_free(&shape)
+            var data: UnsafeMutableRawPointer?
+            try InferenceError.check(ov_tensor_data(handle, &data), "reading output \(info.name)")
+            let count = dims.reduce(1, *)
+            let values = Array(UnsafeBufferPointer(start: data!.assumingMemoryBound(to: Float.self), count: count))
+            results[info.name] = Tensor(shape: dims, values: values)
+        }
+        return results
+    }
+}
+
+/// Free infer requests; `acquire` blocks (on a dispatch thread) until one is free.
+final class RequestPool: @unchecked Sendable {
+    let requests: [OpaquePointer]
+    private var free: [OpaquePointer]
+    private let lock = NSLock()
+    private let available: DispatchSemaphore
+
+    init(_ requests: [OpaquePointer]) {
+        self.requests = requests
+        free = requests
+        available = DispatchSemaphore(value: requests.count)
+    }
+
+    func acquire() -> OpaquePointer {
+        available.wait()
+        return lock.withLock { free.removeLast() }
+    }
+
+    func release(_ request: OpaquePointer) {
+        lock.withLock { free.append(request) }
+        available.signal()
+    }
+}

@@ -1,0 +1,194 @@
+import COpenVINO
+import Dispatch
+import Foundation
+
+/// An OpenVINO failure, with the library's own message.
+public struct InferenceError: Error, CustomStringConvertible, Equatable {
+    public var message: String
+    public var description: String { message }
+
+    public init(_ message: String) { self.message = message }
+
+    /// Turns a non-OK status into an error naming what was being done and OpenVINO's explanation.
+    static func check(_ status: ov_status_e, _ action: @autoclosure () -> String) throws {
+        guard status != OK else { return }
+        let info = String(cString: ov_get_error_info(status))
+        let detail = ov_get_last_err_msg().map { String(cString: $0) } ?? ""
+        let trimmed = detail.trimmingCharacters(in: .whitespacesAndNewlines)
+        throw InferenceError("\(action()): \(info)\(trimmed.isEmpty ? "" : " (\(trimmed))")")
+    }
+}
+
+/// A dense float32 tensor in row-major order.
+public struct Tensor: Sendable, Equatable {
+    public var shape: [Int]
+    public var values: [Float]
+
+    public init(shape: [Int], values: [Float]) {
+        precondition(shape.reduce(1, *) == values.count, "shape \(shape) does not hold \(values.count) values")
+        self.shape = shape
+        self.values = values
+    }
+}
+
+/// A model input or output: its name and shape (`nil` for a dynamic dimension).
+public struct TensorInfo: Sendable, Hashable, CustomStringConvertible {
+    public var name: String
+    public var shape: [Int?]
+
+    public var description: String {
+        "\(name) [" + shape.map { $0.map(String.init) ?? "?" }.joined(separator: ",") + "]"
+    }
+
+    /// True when `other` fits this shape (dynamic dimensions match anything).
+    public func accepts(_ other: [Int]) -> Bool {
+        other.count == shape.count && zip(shape, other).allSatisfy { $0 == nil || $0 == $1 }
+    }
+}
+
+/// How a model is compiled for the CPU.
+public struct CompileOptions: Sendable, Hashable {
+    public enum PerformanceHint: String, Sendable, CaseIterable {
+        /// One request at a time as fast as possible.
+        case latency = "LATENCY"
+        /// Several requests in flight, maximum frames per second.
+        case throughput = "THROUGHPUT"
+    }
+
+    public enum Precision: String, Sendable, CaseIterable {
+        /// Full float32: results match onnxruntime to about 1e-5.
+        case f32
+        /// bfloat16 where the CPU has it (AVX512_BF16, AMX); OpenVINO's own default on such CPUs.
+        /// Faster, at about 1e-2 difference.
+        case bf16
+    }
+
+    public var hint: PerformanceHint
+    /// Inference precision; OpenVINO would silently pick bf16 on CPUs that support it.
+    public var precision: Precision
+    /// Inference threads (nil: OpenVINO's choice, all cores).
+    public var threads: Int?
+    /// Fix the first (batch) dimension of every input to this size; nil keeps the model's own.
+    public var batchSize: Int?
+    /// Infer requests kept ready, i.e. how many inferences may run at once; nil: OpenVINO's optimum.
+    public var requests: Int?
+    public var device: String
+
+    public init(hint: PerformanceHint = .latency, precision: Precision = .f32, threads: Int? = nil,
+                batchSize: Int? = nil, requests: Int? = nil, device: String = "CPU") {
+        self.hint = hint
+        self.precision = precision
+        self.threads = threads
+        self.batchSize = batchSize
+        self.requests = requests
+        self.device = device
+    }
+}
+
+/// The OpenVINO runtime (one `ov_core_t`), shared by every model of the process.
+public final class InferenceRuntime: @unchecked Sendable {
+    public static let shared: Result<InferenceRuntime, InferenceError> = Result { try InferenceRuntime() }
+        .mapError { $0 as? InferenceError ?? InferenceError("\($0)") }
+
+    let core: OpaquePointer
+
+    public init() throws {
+        var core: OpaquePointer?
+        try InferenceError.check(ov_core_create(&core), "creating the OpenVINO runtime")
+        self.core = core!
+    }
+
+    deinit { ov_core_free(core) }
+
+    public var version: String {
+        var version = ov_version_t()
+        guard ov_get_openvino_version(&version) == OK else { return "unknown" }
+        defer { ov_version_free(&version) }
+        return String(cString: version.buildNumber)
+    }
+
+    /// Reads an ONNX, TFLite or OpenVINO IR model and compiles it.
+    public func compile(_ url: URL, options: CompileOptions = CompileOptions()) throws -> CompiledModel {
+        guard FileManager.default.isReadableFile(atPath: url.path) else {
+            throw InferenceError("model file \(url.path) does not exist or is not readable")
+        }
+        var model: OpaquePointer?
+        try InferenceError.check(ov_core_read_model(core, url.path, nil, &model), "reading \(url.lastPathComponent)")
+        defer { ov_model_free(model) }
+        if let batch = options.batchSize {
+            try Self.fixBatch(model!, to: batch, file: url.lastPathComponent)
+        }
+
+        var keys: [String] = [], values: [String] = []
+        keys.append(PropertyKey.performanceHint); values.append(options.hint.rawValue)
+        keys.append(PropertyKey.precision); values.append(options.precision.rawValue)
+        if let threads = options.threads {
+            keys.append(PropertyKey.threads); values.append(String(threads))
+        }
+        if let requests = options.requests {
+            keys.append(PropertyKey.requests); values.append(String(requests))
+        }
+        var compiled: OpaquePointer?
+        let status = withCStrings(keys + values) { pointers in
+            let properties = (0..<keys.count).map { ov_property_t(key: pointers[$0], value: UnsafeRawPointer(pointers[keys.count + $0])) }
+            return properties.withUnsafeBufferPointer { buffer in
+                ov_core_compile_model_props(core, model, options.device, buffer.count, buffer.baseAddress, &compiled)
+            }
+        }
+        try InferenceError.check(status, "compiling \(url.lastPathComponent) for \(options.device)")
+        return try CompiledModel(compiled: compiled!, file: url, options: options)
+    }
+
+    private static func fixBatch(_ model: OpaquePointer, to batch: Int, file: String) throws {
+        var count = 0
+        try InferenceError.check(ov_model_inputs_size(model, &count), "reading the inputs of \(file)")
+        for index in 0..<count {
+            var port: OpaquePointer?
+            try InferenceError.check(ov_model_const_input_by_index(model, index, &port), "reading input \(index) of \(file)")
+            defer { ov_output_const_port_free(port) }
+            let info = try portInfo(port!)
+            guard !info.shape.isEmpty else { continue }
+            var dims = info.shape.map { ov_dimension_t(min: Int64($0 ?? -1), max: Int64($0 ?? -1)) }
+            dims[0] = ov_dimension_t(min: Int64(batch), max: Int64(batch))
+            var partial = ov_partial_shape_t()
+            try InferenceError.check(
+                ov_partial_shape_create(Int64(dims.count), &dims, &partial), "shaping input \(info.name) of \(file)")
+            defer { ov_partial_shape_free(&partial) }
+            try InferenceError.check(
+                ov_model_reshape_input_by_name(model, info.name, partial), "setting the batch of \(info.name) in \(file) to \(batch)")
+        }
+    }
+}
+
+/// Name and shape of a port (shared by model and compiled-model ports).
+func portInfo(_ port: OpaquePointer) throws -> TensorInfo {
+    var name: UnsafeMutablePointer<CChar>?
+    try InferenceError.check(ov_port_get_any_name(port, &name), "reading a port name")
+    defer { ov_free(name) }
+    var partial = ov_partial_shape_t()
+    try InferenceError.check(ov_port_get_partial_shape(port, &partial), "reading a port shape")
+    defer { ov_partial_shape_free(&partial) }
+    let rank = Int(partial.rank.max)
+    let shape: [Int?] = (0..<max(rank, 0)).map { index in
+        let dim = partial.dims[index]
+        return dim.min == dim.max && dim.min >= 0 ? Int(dim.min) : nil
+    }
+    return TensorInfo(name: String(cString: name!), shape: shape)
+}
+
+/// OpenVINO property names (the values of the C API's `ov_property_key_*` globals, which Swift 6 will
+/// not read from concurrent code).
+enum PropertyKey {
+    static let performanceHint = "PERFORMANCE_HINT"
+    static let threads = "INFERENCE_NUM_THREADS"
+    static let precision = "INFERENCE_PRECISION_HINT"
+    static let requests = "PERFORMANCE_HINT_NUM_REQUESTS"
+    static let optimalRequests = "OPTIMAL_NUMBER_OF_INFER_REQUESTS"
+}
+
+/// Keeps an array of Swift strings alive as C strings for the duration of `body`.
+func withCStrings<R>(_ strings: [String], _ body: ([UnsafePointer<CChar>]) throws -> R) rethrows -> R {
+    let copies = strings.map { strdup($0)! }
+    defer { copies.forEach { free($0) } }
+    return try body(copies.map { UnsafePointer($0) })
+}

@@ -1,0 +1,102 @@
+import Foundation
+import Inference
+
+/// Wav2Lip (GAN or NOGAN) run by OpenVINO. Builds the model's inputs exactly as the original inference
+/// code does: mel [B,1,80,16]; face [B,6,96,96] = the crop with its lower half zeroed, stacked with the
+/// unmasked crop, BGR, scaled to [0,1]. The output [B,3,96,96] (BGR, [0,1]) becomes RGB patches.
+public final class Wav2LipEngine: LipSyncEngine {
+    public let name: String
+    public let model: CompiledModel
+    /// Input names as this model's export calls them, matched by shape.
+    public let melInput: String
+    public let faceInput: String
+    public let output: String
+
+    public var preferredBatchSize: Int { model.options.batchSize ?? 8 }
+
+    public init(name: String, model: CompiledModel) throws {
+        self.name = name
+        self.model = model
+        let file = model.file.lastPathComponent
+        let found = "inputs \(model.inputs.map(\.description).joined(separator: ", ")); outputs \(model.outputs.map(\.description).joined(separator: ", "))"
+        func match(_ ports: [TensorInfo], _ tail: [Int]) -> String? {
+            ports.first { $0.shape.count == 4 && Array($0.shape.dropFirst()) == tail.map(Optional.some) }?.name
+        }
+        guard model.inputs.count == 2, let mel = match(model.inputs, [1, 80, 16]), let face = match(model.inputs, [6, 96, 96]) else {
+            throw LipSyncError.malformedModel(file: file, problem: "expected two inputs, mel [N,1,80,16] and face [N,6,96,96]; found \(found)")
+        }
+        guard model.outputs.count == 1, let output = match(model.outputs, [3, 96, 96]) else {
+            throw LipSyncError.malformedModel(file: file, problem: "expected one output [N,3,96,96]; found \(found)")
+        }
+        melInput = mel
+        faceInput = face
+        self.output = output
+    }
+
+    public func render(_ batch: LipSyncBatch) async throws -> [FacePatch] {
+        var patches: [FacePatch] = []
+        patches.reserveCapacity(batch.count)
+        var start = 0
+        while start < batch.count {
+            let end = min(batch.count, start + preferredBatchSize)
+            let result = try await model.infer(inputs(batch, range: start..<end))
+            patches += Self.patches(from: result[output]!, count: end - start)
+            start = end
+        }
+        return patches
+    }
+
+    /// The model's input tensors for `range` of the batch. A model compiled for a fixed batch size gets
+    /// its last, partial batch padded by repeating the last frame (the extra outputs are dropped).
+    public func inputs(_ batch: LipSyncBatch, range: Range<Int>) -> [String: Tensor] {
+        let rows = model.options.batchSize ?? range.count
+        let side = FacePatch.size, plane = side * side
+        var mel = [Float](repeating: 0, count: rows * 80 * 16)
+        var face = [Float](repeating: 0, count: rows * 6 * plane)
+        for row in 0..<rows {
+            let item = min(range.lowerBound + row, range.upperBound - 1)
+            let window = batch.melWindows[item]
+            precondition(window.count == 80 * 16, "a mel window holds 80x16 values")
+            mel.replaceSubrange(row * 1280..<(row + 1) * 1280, with: window)
+            let pixels = batch.faces[item].pixels
+            let base = row * 6 * plane
+            face.withUnsafeMutableBufferPointer { out in
+                pixels.withUnsafeBufferPointer { rgb in
+                    for y in 0..<side {
+                        let masked = y >= side / 2
+                        for x in 0..<side {
+                            let source = (y * side + x) * 3
+                            let target = y * side + x
+                            for channel in 0..<3 {
+                                // BGR: output channel 0 is the blue byte (RGB index 2).
+                                let value = Float(rgb[source + 2 - channel]) / 255
+                                out[base + channel * plane + target] = masked ? 0 : value
+                                out[base + (3 + channel) * plane + target] = value
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return [melInput: Tensor(shape: [rows, 1, 80, 16], values: mel),
+                faceInput: Tensor(shape: [rows, 6, side, side], values: face)]
+    }
+
+    /// Converts the first `count` BGR [0,1] planes of the output into RGB 8-bit patches.
+    public static func patches(from tensor: Tensor, count: Int) -> [FacePatch] {
+        let side = FacePatch.size, plane = side * side
+        return (0..<count).map { item in
+            var pixels = [UInt8](repeating: 0, count: FacePatch.byteCount)
+            tensor.values.withUnsafeBufferPointer { values in
+                let base = item * 3 * plane
+                for index in 0..<plane {
+                    for channel in 0..<3 {
+                        let value = values[base + (2 - channel) * plane + index]
+                        pixels[index * 3 + channel] = UInt8(max(0, min(255, (value * 255).rounded())))
+                    }
+                }
+            }
+            return FacePatch(pixels: pixels)
+        }
+    }
+}
