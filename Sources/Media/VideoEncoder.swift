@@ -1,0 +1,121 @@
+import Dispatch
+import Foundation
+import Imaging
+
+/// H.264 settings shared by every encode, so segments made separately can be joined without
+/// re-encoding.
+public struct EncoderSettings: Sendable, Hashable {
+    /// x264 preset: `ultrafast` ... `veryslow`.
+    public var preset: String
+    /// x264 constant rate factor: lower is better quality (18 is visually lossless, 23 is x264's default).
+    public var crf: Int
+    public var audioBitrate: String
+
+    public init(preset: String = "veryfast", crf: Int = 20, audioBitrate: String = "128k") {
+        self.preset = preset
+        self.crf = crf
+        self.audioBitrate = audioBitrate
+    }
+}
+
+/// An ffmpeg process fed raw RGB frames on stdin, writing H.264 yuv420p (+ AAC when an audio file is
+/// given) into an MP4 with the index at the front (`+faststart`), so browsers start playing at once.
+/// Frames are written from a serial queue of its own: a full pipe blocks that thread, not Swift's pool.
+public final class VideoEncoder: @unchecked Sendable {
+    public let width: Int
+    public let height: Int
+    public let fps: Double
+    public let output: URL
+
+    private let process: Process
+    private let input: FileHandle
+    private let errorLog: TemporaryFile
+    private let queue = DispatchQueue(label: "lipsync.encoder")
+    private var framesWritten = 0
+    private var failure: Error?
+
+    /// - Parameters:
+    ///   - audio: a file whose audio is muxed in (nil: video only).
+    ///   - keyframeOnlyAtStart: one keyframe at frame 0, as concatenated segments need; otherwise x264 decides.
+    public init(output: URL, width: Int, height: Int, fps: Double, audio: URL? = nil,
+                settings: EncoderSettings = EncoderSettings(), keyframeOnlyAtStart: Bool = false) throws {
+        precondition(width % 2 == 0 && height % 2 == 0, "yuv420p needs even dimensions, got \(width)x\(height)")
+        self.width = width
+        self.height = height
+        self.fps = fps
+        self.output = output
+        var arguments = ["-v", "error", "-y",
+                         "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", "\(width)x\(height)", "-r", String(fps), "-i", "-"]
+        if let audio { arguments += ["-i", audio.path] }
+        arguments += ["-map", "0:v:0"]
+        if audio != nil { arguments += ["-map", "1:a:0", "-c:a", "aac", "-b:a", settings.audioBitrate] }
+        arguments += ["-c:v", "libx264", "-preset", settings.preset, "-crf", String(settings.crf),
+                      "-pix_fmt", "yuv420p", "-movflags", "+faststart"]
+        if keyframeOnlyAtStart { arguments += ["-g", "100000", "-keyint_min", "100000", "-sc_threshold", "0", "-bf", "0"] }
+        arguments.append(output.path)
+
+        process = Process()
+        process.executableURL = try FFmpeg.tool("ffmpeg")
+        process.arguments = arguments
+        let pipe = Pipe()
+        errorLog = try TemporaryFile(suffix: ".log")
+        process.standardInput = pipe
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = try FileHandle(forWritingTo: errorLog.url)
+        try process.run()
+        input = pipe.fileHandleForWriting
+    }
+
+    deinit {
+        if process.isRunning { process.terminate() }
+    }
+
+    /// Queues a frame for encoding; returns once ffmpeg has taken it.
+    public func append(_ frame: RGBImage) async throws {
+        precondition(frame.width == width && frame.height == height, "frame \(frame.width)x\(frame.height) in a \(width)x\(height) video")
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, Error>) in
+            queue.async {
+                continuation.resume(with: Result { try self.writeBlocking(frame) })
+            }
+        }
+    }
+
+    /// Writes a frame from the calling thread.
+    public func writeBlocking(_ frame: RGBImage) throws {
+        if let failure { throw failure }
+        do {
+            try frame.pixels.withUnsafeBytes { try input.write(contentsOf: Data(bytesNoCopy: UnsafeMutableRawPointer(mutating: $0.baseAddress!), count: $0.count, deallocator: .none)) }
+            framesWritten += 1
+        } catch {
+            failure = MediaError.ffmpegFailed("encoder stopped taking frames: \(errorLog.lastLines())")
+            throw failure!
+        }
+    }
+
+    /// Closes the input and waits for ffmpeg to finish the file.
+    public func finish() async throws -> Int {
+        try await withCheckedThrowingContinuation { continuation in
+            queue.async {
+                continuation.resume(with: Result {
+                    try? self.input.close()
+                    self.process.waitUntilExit()
+                    guard self.process.terminationStatus == 0 else {
+                        throw MediaError.ffmpegFailed(self.errorLog.lastLines())
+                    }
+                    if let failure = self.failure { throw failure }
+                    return self.framesWritten
+                })
+            }
+        }
+    }
+
+    /// Stops ffmpeg and removes the partial output.
+    public func cancel() {
+        queue.sync {
+            try? input.close()
+            if process.isRunning { process.terminate() }
+            process.waitUntilExit()
+            try? FileManager.default.removeItem(at: output)
+        }
+    }
+}

@@ -1,0 +1,79 @@
+import Foundation
+import Media
+import SpeechSynthesis
+
+/// What to lip-sync: text to speak, or an existing recording.
+public enum GenerationSource: Sendable {
+    case text(SpeechRequest)
+    /// Any audio (or video with audio) file ffmpeg reads.
+    case audioFile(URL)
+}
+
+public struct GenerationOptions: Sendable {
+    public var fps: Double
+    public var encoder: EncoderSettings
+
+    public init(fps: Double = 25, encoder: EncoderSettings = EncoderSettings()) {
+        self.fps = fps
+        self.encoder = encoder
+    }
+}
+
+/// Seconds spent per stage. Stages overlap (inference, compositing and encoding run concurrently), so
+/// their sum can exceed `total`, which is the wall time.
+public struct StageTimings: Sendable, Codable, Equatable {
+    public var speech = 0.0
+    public var audio = 0.0
+    public var avatar = 0.0
+    public var inference = 0.0
+    public var compositing = 0.0
+    public var encoding = 0.0
+    public var total = 0.0
+
+    public init() {}
+
+    public var rows: [(String, Double)] {
+        [("speech", speech), ("audio/mel", audio), ("avatar", avatar), ("inference", inference),
+         ("compositing", compositing), ("encoding", encoding), ("total", total)]
+    }
+}
+
+public struct GenerationResult: Sendable {
+    public var output: URL
+    public var frameCount: Int
+    public var fps: Double
+    /// Length of the speech in seconds.
+    public var audioDuration: Double
+    /// The engine that rendered the mouth (`wav2lip`, `wav2lip_gan`, ...).
+    public var engine: String
+    /// True when the avatar came from the cache (no face analysis ran).
+    public var avatarCached: Bool
+    public var timings: StageTimings
+}
+
+public struct GenerationProgress: Sendable {
+    public var stage: String
+    public var framesDone: Int
+    public var framesTotal: Int
+}
+
+public typealias ProgressHandler = @Sendable (GenerationProgress) -> Void
+
+public enum GenerationError: Error, CustomStringConvertible {
+    case invalidOptions(String)
+
+    public var description: String {
+        switch self {
+        case .invalidOptions(let message): return message
+        }
+    }
+}
+
+/// Wall-clock helper.
+struct Stopwatch {
+    private let start = ContinuousClock.now
+    var seconds: Double {
+        let elapsed = ContinuousClock.now - start
+        return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+    }
+}

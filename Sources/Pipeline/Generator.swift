@@ -1,0 +1,68 @@
+import Avatar
+import Foundation
+import LipSync
+import Media
+import SpeechSynthesis
+
+/// Regular generation: text -> speech -> mel -> engine (batched) -> compositor -> encoder, with the
+/// engine, the compositor and ffmpeg working at the same time.
+public final class Generator: Sendable {
+    public let synthesizer: any SpeechSynthesizer
+    public let avatars: AvatarStore
+
+    public init(synthesizer: any SpeechSynthesizer, avatars: AvatarStore) {
+        self.synthesizer = synthesizer
+        self.avatars = avatars
+    }
+
+    public func generate(_ source: GenerationSource, avatar avatarFile: URL, engine: any LipSyncEngine, output: URL,
+                         options: GenerationOptions = GenerationOptions(),
+                         progress: ProgressHandler? = nil) async throws -> GenerationResult {
+        guard options.fps > 0 && options.fps <= 60 else {
+            throw GenerationError.invalidOptions("fps must be in 1...60, got \(options.fps)")
+        }
+        let total = Stopwatch()
+        var timings = StageTimings()
+        progress?(GenerationProgress(stage: "speech", framesDone: 0, framesTotal: 0))
+        let audio = try await UtteranceAudio.make(source, fps: options.fps, synthesizer: synthesizer, timings: &timings)
+
+        progress?(GenerationProgress(stage: "avatar", framesDone: 0, framesTotal: audio.frameCount))
+        let avatarClock = Stopwatch()
+        let avatars = self.avatars
+        let (avatar, cached) = try await Self.offPool { try avatars.prepare(avatarFile) }
+        timings.avatar = avatarClock.seconds
+
+        let encoder = try VideoEncoder(output: output, width: avatar.width, height: avatar.height, fps: options.fps,
+                                       audio: audio.muxFile, settings: options.encoder)
+        let renderer = FrameRenderer(avatar: avatar, windows: audio.windows, engine: engine)
+        let frameTotal = audio.frameCount
+        let busy: FrameRenderer.Busy
+        do {
+            busy = try await renderer.render(0..<frameTotal) { index, frame in
+                try await encoder.append(frame)
+                if index % 10 == 9 || index == frameTotal - 1 {
+                    progress?(GenerationProgress(stage: "rendering", framesDone: index + 1, framesTotal: frameTotal))
+                }
+            }
+        } catch {
+            encoder.cancel()
+            throw error
+        }
+        let finishClock = Stopwatch()
+        let written = try await encoder.finish()
+        timings.inference = busy.inference
+        timings.compositing = busy.compositing
+        timings.encoding = busy.sink + finishClock.seconds
+        timings.total = total.seconds
+        progress?(GenerationProgress(stage: "done", framesDone: written, framesTotal: frameTotal))
+        return GenerationResult(output: output, frameCount: written, fps: options.fps, audioDuration: audio.duration,
+                                engine: engine.name, avatarCached: cached, timings: timings)
+    }
+
+    /// Runs blocking work (file analysis, model compilation) on a dispatch thread, not Swift's pool.
+    static func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async { continuation.resume(with: Result { try body() }) }
+        }
+    }
+}
