@@ -59,6 +59,7 @@ let package = Package(
         .testTarget(name: "SpeechSynthesisTests", dependencies: ["SpeechSynthesis"]),
         .testTarget(name: "AudioFeaturesTests", dependencies: ["AudioFeatures", "SpeechSynthesis", "TestSupport"]),
         .testTarget(name: "InferenceTests", dependencies: ["Inference", "LipSync", "AudioFeatures", "TestSupport"]),
+        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Avatar", "Compositing", "Imaging", "Media", "Inference", "LipSync", "AudioFeatures", "SpeechSynthesis", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["LipSyncCLI", "TestSupport"]),
     ]
 )
