@@ -31,7 +31,7 @@ let package = Package(
         // Neural inference: compiled models and infer-request pools over OpenVINO.
         .target(name: "Inference", dependencies: ["COpenVINO"]),
         // Stage: lip-sync engines (Wav2Lip over Inference) and the model catalog.
-        .target(name: "LipSync", dependencies: ["Inference", .product(name: "Crypto", package: "swift-crypto")]),
+        .target(name: "LipSync", dependencies: ["Inference", "Imaging", .product(name: "Crypto", package: "swift-crypto")]),
         // RGB images: crop, resize, draw.
         .target(name: "Imaging"),
         // ffmpeg/ffprobe subprocesses: probe, decode, encode.

@@ -142,14 +142,15 @@ public final class AvatarStore: @unchecked Sendable {
         }
         // 96x96 crops, frame by frame from the staged frames.
         let frames = try Data(contentsOf: framesURL, options: .alwaysMapped)
-        var crops = Data(capacity: faces.count * FacePatch.byteCount)
+        let side = Wav2LipEngine.faceSize
+        var crops = Data(capacity: faces.count * PreparedAvatar.cropBytes)
         let frameSize = width * height * 3
         for (index, face) in faces.enumerated() {
             if let face {
                 let frame = RGBImage(width: width, height: height, pixels: [UInt8](frames[(index * frameSize)..<((index + 1) * frameSize)]))
-                crops.append(contentsOf: frame.cropped(to: face.box).resized(width: FacePatch.size, height: FacePatch.size).pixels)
+                crops.append(contentsOf: frame.cropped(to: face.box).resized(width: side, height: side).pixels)
             } else {
-                crops.append(Data(count: FacePatch.byteCount))
+                crops.append(Data(count: PreparedAvatar.cropBytes))
             }
         }
         try crops.write(to: staging.appendingPathComponent("crops.rgb"))

@@ -15,16 +15,6 @@ public struct FaceDetection: Sendable, Equatable {
     public var area: Double { width * height }
 }
 
-public struct Point: Sendable, Equatable, Hashable, Codable {
-    public var x: Double
-    public var y: Double
-
-    public init(x: Double, y: Double) {
-        self.x = x
-        self.y = y
-    }
-}
-
 /// MediaPipe's BlazeFace detectors (short range: faces filling much of the picture; full range: small
 /// faces too), run by OpenVINO from the `.tflite` files. The network regresses boxes and six keypoints
 /// relative to fixed SSD anchors; this type builds the anchors, decodes and suppresses overlaps.

@@ -48,6 +48,7 @@ public final class PreparedAvatar: @unchecked Sendable {
     }
 
     public static let formatVersion = 1
+    static let cropBytes = Wav2LipEngine.faceSize * Wav2LipEngine.faceSize * 3
 
     public let key: String
     public let directory: URL
@@ -63,7 +64,7 @@ public final class PreparedAvatar: @unchecked Sendable {
         crops = try Data(contentsOf: directory.appendingPathComponent("crops.rgb"), options: .alwaysMapped)
         guard metadata.version == Self.formatVersion,
               frames.count == metadata.frameCount * metadata.width * metadata.height * 3,
-              crops.count == metadata.frameCount * FacePatch.byteCount else {
+              crops.count == metadata.frameCount * Self.cropBytes else {
             throw AvatarError.corruptCache(directory.path)
         }
     }
@@ -91,9 +92,9 @@ public final class PreparedAvatar: @unchecked Sendable {
     public func face(_ index: Int) -> FaceRegion? { metadata.faces[index] }
 
     /// The 96x96 Wav2Lip crop of frame `index` (meaningful only where a face was found).
-    public func crop(_ index: Int) -> FacePatch {
-        let size = FacePatch.byteCount
-        return FacePatch(pixels: [UInt8](crops[(index * size)..<((index + 1) * size)]))
+    public func crop(_ index: Int) -> RGBImage {
+        let size = Self.cropBytes, side = Wav2LipEngine.faceSize
+        return RGBImage(width: side, height: side, pixels: [UInt8](crops[(index * size)..<((index + 1) * size)]))
     }
 }
 

@@ -27,11 +27,11 @@ public struct Compositor: Sendable {
         return alpha
     }
 
-    /// Blends `patch` into `frame` over `box` with `mask` (from `mask(width:height:)` for that box).
-    public func composite(_ patch: FacePatch, into frame: inout RGBImage, box: PixelRect, mask: [Float]) {
+    /// Blends `patch` (any size: it is resized to the box) into `frame` over `box` with `mask` (from
+    /// `mask(width:height:)` for that box).
+    public func composite(_ patch: RGBImage, into frame: inout RGBImage, box: PixelRect, mask: [Float]) {
         precondition(mask.count == box.width * box.height, "mask size does not match the box")
-        let resized = RGBImage(width: FacePatch.size, height: FacePatch.size, pixels: patch.pixels)
-            .resized(width: box.width, height: box.height)
+        let resized = patch.resized(width: box.width, height: box.height)
         let frameWidth = frame.width
         frame.pixels.withUnsafeMutableBufferPointer { out in
             resized.pixels.withUnsafeBufferPointer { src in

@@ -103,3 +103,16 @@ public struct PixelRect: Sendable, Hashable, Codable, CustomStringConvertible {
 
     public func contains(x px: Int, y py: Int) -> Bool { px >= x && px < maxX && py >= y && py < maxY }
 }
+
+/// A point in pixel coordinates (sub-pixel precision).
+public struct Point: Sendable, Equatable, Hashable, Codable {
+    public var x: Double
+    public var y: Double
+
+    public init(x: Double, y: Double) {
+        self.x = x
+        self.y = y
+    }
+
+    public func distance(to other: Point) -> Double { ((x - other.x) * (x - other.x) + (y - other.y) * (y - other.y)).squareRoot() }
+}

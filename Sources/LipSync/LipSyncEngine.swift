@@ -1,40 +1,48 @@
-/// A 96x96 RGB image, 8 bits per channel, row-major (height, width, channel): a face crop going into
-/// a lip-sync engine, or a mouth patch coming out of one.
-public struct FacePatch: Sendable, Equatable {
-    public static let size = 96
-    public static let byteCount = size * size * 3
+import Imaging
 
-    public var pixels: [UInt8]
-
-    public init(pixels: [UInt8]) {
-        precondition(pixels.count == Self.byteCount, "a face patch holds \(Self.byteCount) bytes, got \(pixels.count)")
-        self.pixels = pixels
-    }
-}
-
-/// What an engine renders: for each video frame, its mel window (80x16, row-major) and the avatar's
-/// face crop for that frame.
+/// What an engine renders: a run of video frames, each with its mel window (80x16, row-major), the
+/// avatar's face crop for that frame and the face landmarks in crop pixels.
 public struct LipSyncBatch: Sendable {
+    /// Global video frame indices (frame i is shown at i / fps seconds).
+    public var frames: [Int]
     public var melWindows: [[Float]]
-    public var faces: [FacePatch]
+    public var faces: [RGBImage]
+    /// MediaPipe face-mesh points of each face, in the crop's pixel coordinates (empty when unknown).
+    public var landmarks: [[Point]]
+    /// What is said when, for engines that animate from phonemes rather than from the mel.
+    public var cues: SpeechCues?
 
-    public init(melWindows: [[Float]], faces: [FacePatch]) {
-        precondition(melWindows.count == faces.count, "one face per mel window")
+    public init(frames: [Int], melWindows: [[Float]], faces: [RGBImage], landmarks: [[Point]] = [], cues: SpeechCues? = nil) {
+        precondition(frames.count == faces.count && melWindows.count == faces.count, "one frame index, mel window and face per frame")
+        precondition(landmarks.isEmpty || landmarks.count == faces.count, "landmarks for every face or none")
+        self.frames = frames
         self.melWindows = melWindows
         self.faces = faces
+        self.landmarks = landmarks
+        self.cues = cues
     }
 
     public var count: Int { faces.count }
 }
 
-/// Turns mel windows and face crops into mouth patches. Wav2Lip (a neural model) and the viseme
-/// engine (no weights) implement it, so every generator and front end can use either.
+/// Which face crops an engine takes.
+public enum CropStyle: Sendable {
+    /// The 96x96 crops Wav2Lip was trained on (prepared once per avatar).
+    case wav2lip
+    /// The face box at the avatar's own resolution, with landmarks.
+    case fullResolution
+}
+
+/// Turns mel windows and face crops into face patches (same size as the crops). Wav2Lip (a neural
+/// model) and the viseme engine (no weights) implement it, so every generator and front end can use
+/// either.
 public protocol LipSyncEngine: Sendable {
-    /// A short identifier shown in results and timings (`wav2lip`, `wav2lip_gan`, ...).
+    /// A short identifier shown in results and timings (`wav2lip`, `wav2lip_gan`, `viseme`, ...).
     var name: String { get }
-    /// Frames per inference call that give full speed; callers may pass any count.
+    /// Frames per call that give full speed; callers may pass any count.
     var preferredBatchSize: Int { get }
-    func render(_ batch: LipSyncBatch) async throws -> [FacePatch]
+    var cropStyle: CropStyle { get }
+    func render(_ batch: LipSyncBatch) async throws -> [RGBImage]
 }
 
 public enum LipSyncError: Error, CustomStringConvertible, Equatable {

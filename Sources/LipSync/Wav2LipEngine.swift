@@ -1,4 +1,5 @@
 import Foundation
+import Imaging
 import Inference
 
 /// Wav2Lip (GAN or NOGAN) run by OpenVINO. Builds the model's inputs exactly as the original inference
@@ -12,7 +13,11 @@ public final class Wav2LipEngine: LipSyncEngine {
     public let faceInput: String
     public let output: String
 
+    /// Side of the square face crops and patches the model works on.
+    public static let faceSize = 96
+
     public var preferredBatchSize: Int { model.options.batchSize ?? 8 }
+    public var cropStyle: CropStyle { .wav2lip }
 
     public init(name: String, model: CompiledModel) throws {
         self.name = name
@@ -33,8 +38,8 @@ public final class Wav2LipEngine: LipSyncEngine {
         self.output = output
     }
 
-    public func render(_ batch: LipSyncBatch) async throws -> [FacePatch] {
-        var patches: [FacePatch] = []
+    public func render(_ batch: LipSyncBatch) async throws -> [RGBImage] {
+        var patches: [RGBImage] = []
         patches.reserveCapacity(batch.count)
         var start = 0
         while start < batch.count {
@@ -50,7 +55,7 @@ public final class Wav2LipEngine: LipSyncEngine {
     /// its last, partial batch padded by repeating the last frame (the extra outputs are dropped).
     public func inputs(_ batch: LipSyncBatch, range: Range<Int>) -> [String: Tensor] {
         let rows = model.options.batchSize ?? range.count
-        let side = FacePatch.size, plane = side * side
+        let side = Self.faceSize, plane = side * side
         var mel = [Float](repeating: 0, count: rows * 80 * 16)
         var face = [Float](repeating: 0, count: rows * 6 * plane)
         for row in 0..<rows {
@@ -58,7 +63,9 @@ public final class Wav2LipEngine: LipSyncEngine {
             let window = batch.melWindows[item]
             precondition(window.count == 80 * 16, "a mel window holds 80x16 values")
             mel.replaceSubrange(row * 1280..<(row + 1) * 1280, with: window)
-            let pixels = batch.faces[item].pixels
+            let crop = batch.faces[item]
+            precondition(crop.width == side && crop.height == side, "Wav2Lip takes \(side)x\(side) face crops")
+            let pixels = crop.pixels
             let base = row * 6 * plane
             face.withUnsafeMutableBufferPointer { out in
                 pixels.withUnsafeBufferPointer { rgb in
@@ -83,10 +90,10 @@ public final class Wav2LipEngine: LipSyncEngine {
     }
 
     /// Converts the first `count` BGR [0,1] planes of the output into RGB 8-bit patches.
-    public static func patches(from tensor: Tensor, count: Int) -> [FacePatch] {
-        let side = FacePatch.size, plane = side * side
+    public static func patches(from tensor: Tensor, count: Int) -> [RGBImage] {
+        let side = faceSize, plane = side * side
         return (0..<count).map { item in
-            var pixels = [UInt8](repeating: 0, count: FacePatch.byteCount)
+            var pixels = [UInt8](repeating: 0, count: plane * 3)
             tensor.values.withUnsafeBufferPointer { values in
                 let base = item * 3 * plane
                 for index in 0..<plane {
@@ -96,7 +103,7 @@ public final class Wav2LipEngine: LipSyncEngine {
                     }
                 }
             }
-            return FacePatch(pixels: pixels)
+            return RGBImage(width: side, height: side, pixels: pixels)
         }
     }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Imaging
 import Inference
 import LipSync
 
@@ -97,8 +98,10 @@ struct InferenceBench: AsyncParsableCommand {
     /// Keeps every engine's infer requests busy for `seconds` after one warm-up call each.
     func measure(_ engines: [Wav2LipEngine], batch: Int) async throws -> Measurement {
         let window = [Float](repeating: -1, count: 80 * 16)
-        let face = FacePatch(pixels: (0..<FacePatch.byteCount).map { UInt8(truncatingIfNeeded: $0 &* 31) })
-        let input = LipSyncBatch(melWindows: Array(repeating: window, count: batch), faces: Array(repeating: face, count: batch))
+        let side = Wav2LipEngine.faceSize
+        let face = RGBImage(width: side, height: side, pixels: (0..<side * side * 3).map { UInt8(truncatingIfNeeded: $0 &* 31) })
+        let input = LipSyncBatch(frames: Array(0..<batch), melWindows: Array(repeating: window, count: batch),
+                                 faces: Array(repeating: face, count: batch))
         for engine in engines { _ = try await engine.render(input) }
         let clock = ContinuousClock()
         let start = clock.now

@@ -34,7 +34,7 @@ public final class Generator: Sendable {
 
         let encoder = try VideoEncoder(output: output, width: avatar.width, height: avatar.height, fps: options.fps,
                                        audio: audio.muxFile, settings: options.encoder)
-        let renderer = FrameRenderer(avatar: avatar, windows: audio.windows, engine: engine)
+        let renderer = FrameRenderer(avatar: avatar, windows: audio.windows, cues: audio.cues, engine: engine)
         let frameTotal = audio.frameCount
         let busy: FrameRenderer.Busy
         do {

@@ -1,5 +1,6 @@
 import AudioFeatures
 import Foundation
+import LipSync
 import Media
 import SpeechSynthesis
 
@@ -13,8 +14,8 @@ public struct UtteranceAudio: Sendable {
     public let duration: Double
     public let windows: MelFrameWindows
     public let frameCount: Int
-    /// The phoneme/word timeline, when the audio was synthesized here.
-    public let speech: SynthesizedSpeech?
+    /// Phonemes, loudness and brightness per frame, for engines that animate from them.
+    public let cues: SpeechCues
 
     /// Synthesizes (or decodes) the audio and computes its Wav2Lip features.
     static func make(_ source: GenerationSource, fps: Double, synthesizer: SpeechSynthesizer,
@@ -43,9 +44,28 @@ public struct UtteranceAudio: Sendable {
         let prepared = try LipSyncAudio.prepare(original)
         let mel = try MelSpectrogram().compute(prepared.samples)
         let windows = MelFrameWindows(mel: mel, fps: fps)
+        let frameCount = MelFrameWindows.videoFrameCount(duration: original.duration, fps: fps)
+        let cues = SpeechCues.analyse(samples: prepared.samples, sampleRate: prepared.sampleRate, fps: fps,
+                                      frameCount: frameCount, phonemes: speech.map(Self.phonemes))
         timings.audio = clock.seconds
         return UtteranceAudio(muxFile: muxFile, temporary: temporary, duration: original.duration, windows: windows,
-                              frameCount: MelFrameWindows.videoFrameCount(duration: original.duration, fps: fps),
-                              speech: speech)
+                              frameCount: frameCount, cues: cues)
+    }
+
+    /// Phoneme intervals from the timeline: each lasts until the next event that moves the mouth.
+    static func phonemes(_ speech: SynthesizedSpeech) -> [SpeechCues.Phoneme] {
+        let rate = Double(speech.sampleRate)
+        var result: [SpeechCues.Phoneme] = []
+        for (index, event) in speech.timeline.enumerated() {
+            guard case .phoneme(let name) = event.kind else { continue }
+            let next = speech.timeline[(index + 1)...].first { event in
+                if case .phoneme = event.kind { return true }
+                if case .end = event.kind { return true }
+                return false
+            }
+            let end = next?.sample ?? speech.samples.count
+            result.append(SpeechCues.Phoneme(name: name, start: Double(event.sample) / rate, end: Double(end) / rate))
+        }
+        return result
     }
 }

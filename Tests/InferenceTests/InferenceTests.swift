@@ -1,5 +1,6 @@
 import AudioFeatures
 import Foundation
+import Imaging
 import Inference
 import LipSync
 import Testing
@@ -17,9 +18,9 @@ enum TestModels {
             state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
             return state >> 33
         }
-        let faces = (0..<count).map { _ in FacePatch(pixels: (0..<FacePatch.byteCount).map { _ in UInt8(next() % 256) }) }
+        let faces = (0..<count).map { _ in RGBImage(width: 96, height: 96, pixels: (0..<96 * 96 * 3).map { _ in UInt8(next() % 256) }) }
         let windows = (0..<count).map { _ in (0..<1280).map { _ in Float(next() % 8000) / 1000 - 4 } }
-        return LipSyncBatch(melWindows: windows, faces: faces)
+        return LipSyncBatch(frames: Array(0..<count), melWindows: windows, faces: faces)
     }
 }
 
@@ -59,11 +60,11 @@ enum TestModels {
         #expect(model.concurrentRequests == 3)
         let engine = try Wav2LipEngine(name: "tiny", model: model)
         let batches = (0..<6).map { TestModels.batch(2, seed: UInt64($0)) }
-        var sequential: [[FacePatch]] = []
+        var sequential: [[RGBImage]] = []
         for batch in batches { sequential.append(try await engine.render(batch)) }
-        let concurrent = try await withThrowingTaskGroup(of: (Int, [FacePatch]).self) { group in
+        let concurrent = try await withThrowingTaskGroup(of: (Int, [RGBImage]).self) { group in
             for (index, batch) in batches.enumerated() { group.addTask { (index, try await engine.render(batch)) } }
-            return try await group.reduce(into: [Int: [FacePatch]]()) { $0[$1.0] = $1.1 }
+            return try await group.reduce(into: [Int: [RGBImage]]()) { $0[$1.0] = $1.1 }
         }
         for index in batches.indices { #expect(concurrent[index] == sequential[index]) }
     }
@@ -74,9 +75,9 @@ enum TestModels {
         let engine = try Wav2LipEngine(name: "tiny", model: try TestModels.runtime.compile(TestModels.tiny, options: CompileOptions(batchSize: 4)))
         #expect(engine.melInput == "mel" && engine.faceInput == "image")
         // One pure-colour crop: R=200, G=100, B=50.
-        let face = FacePatch(pixels: (0..<FacePatch.byteCount).map { [200, 100, 50][$0 % 3] })
+        let face = RGBImage(width: 96, height: 96, fill: (200, 100, 50))
         let window = (0..<1280).map(Float.init)
-        let inputs = engine.inputs(LipSyncBatch(melWindows: [window, window], faces: [face, face]), range: 0..<2)
+        let inputs = engine.inputs(LipSyncBatch(frames: [0, 1], melWindows: [window, window], faces: [face, face]), range: 0..<2)
         let faceTensor = inputs["image"]!, melTensor = inputs["mel"]!
         #expect(faceTensor.shape == [4, 6, 96, 96], "padded to the compiled batch")
         #expect(Array(melTensor.values[0..<1280]) == window)

@@ -104,7 +104,8 @@ enum Fixtures {
         let speech = try await EspeakSynthesizer().synthesize(SpeechRequest(text: "Раз, два.", language: "ru"))
         let prepared = try LipSyncAudio.prepare(AudioBuffer(samples: speech.samples, sampleRate: speech.sampleRate))
         let windows = MelFrameWindows(mel: try MelSpectrogram().compute(prepared.samples), fps: 25)
-        let renderer = FrameRenderer(avatar: avatar, windows: windows, engine: try Fixtures.tinyEngine(batch: 4))
+        let cues = SpeechCues.analyse(samples: prepared.samples, sampleRate: prepared.sampleRate, fps: 25, frameCount: 10, phonemes: nil)
+        let renderer = FrameRenderer(avatar: avatar, windows: windows, cues: cues, engine: try Fixtures.tinyEngine(batch: 4))
         let collected = FrameCollector()
         _ = try await renderer.render(0..<10) { index, frame in await collected.add(index, frame) }
         let frames = await collected.frames
