@@ -40,6 +40,16 @@ public struct RGBImage: Sendable, Equatable {
         return RGBImage(width: rect.width, height: rect.height, pixels: out)
     }
 
+    /// Copies `image` into this one with its top-left corner at the rectangle's origin.
+    public mutating func paste(_ image: RGBImage, at rect: PixelRect) {
+        precondition(image.width == rect.width && image.height == rect.height && rect.maxX <= width && rect.maxY <= height)
+        let rowBytes = image.width * 3
+        for row in 0..<image.height {
+            let to = ((rect.y + row) * width + rect.x) * 3
+            pixels.replaceSubrange(to..<to + rowBytes, with: image.pixels[(row * rowBytes)..<((row + 1) * rowBytes)])
+        }
+    }
+
     /// Bilinear resampling with pixel centres at half-integers (OpenCV's INTER_LINEAR convention, the
     /// one Wav2Lip's crops were made with).
     public func resized(width newWidth: Int, height newHeight: Int) -> RGBImage {

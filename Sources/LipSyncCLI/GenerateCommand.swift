@@ -53,7 +53,10 @@ struct GenerateCommand: AsyncParsableCommand {
     @Option(help: "Speaking rate in words per minute (80-450).")
     var rate: Int = 175
 
-    @Option(help: "Lip-sync model: wav2lip (NOGAN), wav2lip_gan (GAN) or a path to an .onnx file (default: the first installed).")
+    @Option(help: "Lip-sync engine: wav2lip or viseme (default: wav2lip when a model is installed, else viseme).")
+    var engine: String?
+
+    @Option(help: "Wav2Lip model: wav2lip (NOGAN), wav2lip_gan (GAN) or a path to an .onnx file (default: the first installed).")
     var model: String?
 
     @OptionGroup var models: ModelOptions
@@ -87,10 +90,9 @@ struct GenerateCommand: AsyncParsableCommand {
         }
         let runtime = try InferenceRuntime.shared.get()
         let catalog = models.catalog
-        guard let modelName = model ?? catalog.installed().first?.name else {
-            throw ValidationError(catalog.installHint)
+        let engine = try EngineChoice.resolve(engine: self.engine, model: model, catalog: catalog) {
+            try catalog.load($0, runtime: runtime)
         }
-        let engine = try catalog.load(modelName, runtime: runtime)
         let generator = Generator(synthesizer: try EspeakSynthesizer(), avatars: avatarOptions.locations.store(runtime: runtime))
         let bar = ProgressBar()
         let result = try await generator.generate(

@@ -82,10 +82,16 @@ struct FrameRenderer: Sendable {
                 var frame = avatar.frame(source)
                 if let patch = patches[index], let face = avatar.face(source) {
                     let box = face.box
-                    let key = PixelRect(x: 0, y: 0, width: box.width, height: box.height)
-                    let mask = masks[key] ?? compositor.mask(width: box.width, height: box.height)
-                    masks[key] = mask
-                    compositor.composite(patch, into: &frame, box: box, mask: mask)
+                    switch engine.cropStyle {
+                    case .wav2lip:
+                        let key = PixelRect(x: 0, y: 0, width: box.width, height: box.height)
+                        let mask = masks[key] ?? compositor.mask(width: box.width, height: box.height)
+                        masks[key] = mask
+                        compositor.composite(patch, into: &frame, box: box, mask: mask)
+                    case .fullResolution:
+                        // The engine changed only what it meant to: paste the box back as it is.
+                        frame.paste(patch, at: box)
+                    }
                 }
                 busy.compositing += clock.seconds
                 let sinkClock = Stopwatch()

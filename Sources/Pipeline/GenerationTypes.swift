@@ -1,4 +1,5 @@
 import Foundation
+import LipSync
 import Media
 import SpeechSynthesis
 
@@ -49,6 +50,8 @@ public struct GenerationResult: Sendable {
     /// True when the avatar came from the cache (no face analysis ran).
     public var avatarCached: Bool
     public var timings: StageTimings
+    /// The phonemes, loudness and brightness per frame the video was made from.
+    public var cues: SpeechCues
 }
 
 public struct GenerationProgress: Sendable {

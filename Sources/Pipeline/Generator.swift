@@ -56,7 +56,7 @@ public final class Generator: Sendable {
         timings.total = total.seconds
         progress?(GenerationProgress(stage: "done", framesDone: written, framesTotal: frameTotal))
         return GenerationResult(output: output, frameCount: written, fps: options.fps, audioDuration: audio.duration,
-                                engine: engine.name, avatarCached: cached, timings: timings)
+                                engine: engine.name, avatarCached: cached, timings: timings, cues: audio.cues)
     }
 
     /// Runs blocking work (file analysis, model compilation) on a dispatch thread, not Swift's pool.
