@@ -74,6 +74,21 @@ struct GenerateCommand: AsyncParsableCommand {
     @Option(name: .shortAndLong, help: "Output MP4 file.")
     var output: String
 
+    @Flag(help: "Parallel mode: split the frames into chunks rendered at the same time, joined without re-encoding.")
+    var parallel = false
+
+    @Option(help: "Parallel mode: split (chunks alternate between wav2lip and wav2lip_gan) or same (one model, several workers). Default: split when both models are installed and Wav2Lip runs, else same.")
+    var assign: WorkerAssignment?
+
+    @Option(help: "Parallel mode: number of chunks (default: chosen from the duration and the workers).")
+    var chunks: Int?
+
+    @Option(help: "Parallel mode: workers in same mode.")
+    var workers: Int = 2
+
+    @Option(help: "Parallel mode: below this many seconds of speech, run as one piece.")
+    var minParallelDuration: Double = 10
+
     func validate() throws {
         guard textInput.isGiven != (audio != nil) else {
             throw ValidationError("give the text with --text or --text-file, or a recording with --audio (one of them)")
@@ -90,20 +105,66 @@ struct GenerateCommand: AsyncParsableCommand {
         }
         let runtime = try InferenceRuntime.shared.get()
         let catalog = models.catalog
-        let engine = try EngineChoice.resolve(engine: self.engine, model: model, catalog: catalog) {
-            try catalog.load($0, runtime: runtime)
-        }
+        let cores = ProcessInfo.processInfo.activeProcessorCount
         let generator = Generator(synthesizer: try EspeakSynthesizer(), avatars: avatarOptions.locations.store(runtime: runtime))
+        let options = GenerationOptions(fps: fps, encoder: EncoderSettings(preset: preset, crf: crf))
         let bar = ProgressBar()
-        let result = try await generator.generate(
-            source, avatar: avatarOptions.locations.avatarFile, engine: engine, output: URL(fileURLWithPath: output),
-            options: GenerationOptions(fps: fps, encoder: EncoderSettings(preset: preset, crf: crf)),
+        let destination = URL(fileURLWithPath: output)
+
+        guard parallel else {
+            let engine = try EngineChoice.resolve(engine: self.engine, model: model, catalog: catalog) {
+                try catalog.load($0, runtime: runtime)
+            }
+            let result = try await generator.generate(source, avatar: avatarOptions.locations.avatarFile, engine: engine,
+                                                      output: destination, options: options, progress: { bar.update($0) })
+            bar.finish()
+            printSummary(result)
+            return
+        }
+
+        // Parallel: split needs both Wav2Lip models; each then gets half the cores. Same shares one model
+        // among the workers through that many infer requests.
+        let installed = catalog.installed().map(\.name)
+        let canSplit = installed.contains("wav2lip") && installed.contains("wav2lip_gan") && model == nil && self.engine != "viseme"
+        let assignment = assign ?? (canSplit ? .split : .same)
+        var engines: [any LipSyncEngine] = []
+        if assignment == .split {
+            guard canSplit else {
+                throw ValidationError("--assign split needs both wav2lip.onnx and wav2lip_gan.onnx in \(catalog.directory.path) (installed: \(installed.joined(separator: ", ")))")
+            }
+            let threads = max(1, cores / 2)
+            engines = try ["wav2lip", "wav2lip_gan"].map {
+                try catalog.load($0, options: CompileOptions(threads: threads, batchSize: 8), runtime: runtime)
+            }
+        } else {
+            engines = [try EngineChoice.resolve(engine: self.engine, model: model, catalog: catalog) {
+                try catalog.load($0, options: CompileOptions(hint: .throughput, batchSize: 8, requests: workers), runtime: runtime)
+            }]
+        }
+        let (result, report) = try await ParallelGenerator(generator: generator).generate(
+            source, avatar: avatarOptions.locations.avatarFile, engines: engines, output: destination, options: options,
+            parallel: ParallelOptions(assignment: assignment, chunks: chunks, minimumDuration: minParallelDuration, workers: workers),
             progress: { bar.update($0) })
         bar.finish()
+        printSummary(result)
+        if let reason = report.fallbackReason {
+            print("parallel mode not used: \(reason); ran as regular")
+        } else {
+            print("parallel (\(report.assignment.rawValue)): \(report.chunks.count) chunks, split \(format(report.split, digits: 3)) s, concat \(format(report.concat, digits: 3)) s")
+            print("chunk  worker  model            frames   start     end")
+            for chunk in report.chunks {
+                print("\(String(chunk.index).padding(toLength: 6, withPad: " ", startingAt: 0)) \(String(chunk.worker).padding(toLength: 7, withPad: " ", startingAt: 0)) \(chunk.model.padding(toLength: 16, withPad: " ", startingAt: 0)) \(String(chunk.frames).padding(toLength: 8, withPad: " ", startingAt: 0)) \(format(chunk.start)) \(format(chunk.end))")
+            }
+        }
+    }
+
+    private func printSummary(_ result: GenerationResult) {
         print("wrote \(output): \(result.frameCount) frames at \(format(result.fps, digits: 0)) fps, \(format(result.audioDuration)) s of speech, engine \(result.engine)\(result.avatarCached ? ", avatar from cache" : "")")
         printTimings(result.timings)
     }
 }
+
+extension WorkerAssignment: ExpressibleByArgument {}
 
 func printTimings(_ timings: StageTimings) {
     print("stage          seconds")

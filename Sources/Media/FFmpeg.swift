@@ -48,7 +48,7 @@ public enum FFmpeg {
 
     /// Runs a tool to completion; stderr goes to a file so a chatty tool can never block on a full pipe.
     @discardableResult
-    static func run(_ name: String, _ arguments: [String], stdin: FileHandle? = nil) throws -> Data {
+    public static func run(_ name: String, _ arguments: [String], stdin: FileHandle? = nil) throws -> Data {
         let process = Process()
         process.executableURL = try tool(name)
         process.arguments = arguments
