@@ -13,6 +13,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.0"),
         .package(url: "https://github.com/apple/swift-async-algorithms", from: "1.0.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.0.0"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.0.0"),
     ],
     targets: [
         // C libraries from Debian (installed by scripts/setup.sh), each behind one module map.
@@ -46,10 +48,17 @@ let package = Package(
             .product(name: "AsyncAlgorithms", package: "swift-async-algorithms"),
         ]),
 
+        // The HTTP service: routes, job limiter, metrics, the test page.
+        .target(name: "Server", dependencies: [
+            "Pipeline", "Avatar", "LipSync", "Inference", "SpeechSynthesis", "Media", "Imaging",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "HTTPTypes", package: "swift-http-types"),
+        ]),
+
         .executableTarget(
             name: "LipSyncCLI",
             dependencies: [
-                "SpeechSynthesis", "AudioFeatures", "Inference", "LipSync", "Imaging", "Media", "Avatar", "Pipeline", "CProcessSupport",
+                "SpeechSynthesis", "AudioFeatures", "Inference", "LipSync", "Imaging", "Media", "Avatar", "Pipeline", "Server", "CProcessSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -60,6 +69,10 @@ let package = Package(
         .testTarget(name: "AudioFeaturesTests", dependencies: ["AudioFeatures", "SpeechSynthesis", "TestSupport"]),
         .testTarget(name: "InferenceTests", dependencies: ["Inference", "LipSync", "AudioFeatures", "TestSupport"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Avatar", "Compositing", "Imaging", "Media", "Inference", "LipSync", "AudioFeatures", "SpeechSynthesis", "TestSupport"]),
+        .testTarget(name: "ServerTests", dependencies: [
+            "Server", "Pipeline", "TestSupport", .product(name: "HummingbirdTesting", package: "hummingbird"),
+            .product(name: "HTTPTypes", package: "swift-http-types"),
+        ]),
         .testTarget(name: "CLITests", dependencies: ["LipSyncCLI", "TestSupport"]),
     ]
 )

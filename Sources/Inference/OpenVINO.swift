@@ -72,15 +72,19 @@ public struct CompileOptions: Sendable, Hashable {
     public var batchSize: Int?
     /// Infer requests kept ready, i.e. how many inferences may run at once; nil: OpenVINO's optimum.
     public var requests: Int?
+    /// Pin inference threads to cores. OpenVINO pins by default, which puts the threads of separately
+    /// compiled models on the same cores; models meant to run side by side need it off.
+    public var cpuPinning: Bool?
     public var device: String
 
     public init(hint: PerformanceHint = .latency, precision: Precision = .f32, threads: Int? = nil,
-                batchSize: Int? = nil, requests: Int? = nil, device: String = "CPU") {
+                batchSize: Int? = nil, requests: Int? = nil, cpuPinning: Bool? = nil, device: String = "CPU") {
         self.hint = hint
         self.precision = precision
         self.threads = threads
         self.batchSize = batchSize
         self.requests = requests
+        self.cpuPinning = cpuPinning
         self.device = device
     }
 }
@@ -127,6 +131,9 @@ public final class InferenceRuntime: @unchecked Sendable {
         }
         if let requests = options.requests {
             keys.append(PropertyKey.requests); values.append(String(requests))
+        }
+        if let pinning = options.cpuPinning {
+            keys.append(PropertyKey.cpuPinning); values.append(pinning ? "YES" : "NO")
         }
         var compiled: OpaquePointer?
         let status = withCStrings(keys + values) { pointers in
@@ -182,6 +189,7 @@ enum PropertyKey {
     static let performanceHint = "PERFORMANCE_HINT"
     static let threads = "INFERENCE_NUM_THREADS"
     static let precision = "INFERENCE_PRECISION_HINT"
+    static let cpuPinning = "ENABLE_CPU_PINNING"
     static let requests = "PERFORMANCE_HINT_NUM_REQUESTS"
     static let optimalRequests = "OPTIMAL_NUMBER_OF_INFER_REQUESTS"
 }

@@ -42,6 +42,10 @@ public protocol LipSyncEngine: Sendable {
     /// Frames per call that give full speed; callers may pass any count.
     var preferredBatchSize: Int { get }
     var cropStyle: CropStyle { get }
+    /// True when rendering a frame costs more than encoding it (neural inference). Engines that are
+    /// cheaper than the video encoder gain nothing from parallel chunks on a small machine, where the
+    /// encoder already uses every core.
+    var isInferenceBound: Bool { get }
     func render(_ batch: LipSyncBatch) async throws -> [RGBImage]
 }
 

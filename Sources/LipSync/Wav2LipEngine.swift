@@ -18,6 +18,7 @@ public final class Wav2LipEngine: LipSyncEngine {
 
     public var preferredBatchSize: Int { model.options.batchSize ?? 8 }
     public var cropStyle: CropStyle { .wav2lip }
+    public var isInferenceBound: Bool { true }
 
     public init(name: String, model: CompiledModel) throws {
         self.name = name

@@ -8,7 +8,7 @@ struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Benchmarks that print figures measured on this machine.",
-        subcommands: [InferenceBench.self]
+        subcommands: [InferenceBench.self, ParallelBench.self]
     )
 }
 
@@ -69,7 +69,8 @@ struct InferenceBench: AsyncParsableCommand {
         // Two models loaded and running at once (as GAN + NOGAN do in parallel mode), batch 8.
         let pairBatch = 8
         let pair = try (0..<2).map { _ in
-            try catalog.load(file.path, options: CompileOptions(hint: .latency, threads: max(1, threadCount / 2), batchSize: pairBatch), runtime: runtime)
+            try catalog.load(file.path, options: CompileOptions(hint: .latency, threads: max(1, threadCount / 2), batchSize: pairBatch,
+                                                                cpuPinning: false), runtime: runtime)
         }
         let both = try await measure(pair, batch: pairBatch)
         print(row("two models at once", "\(pairBatch)", "1+1", format(both.framesPerSecond),

@@ -134,7 +134,7 @@ struct GenerateCommand: AsyncParsableCommand {
             }
             let threads = max(1, cores / 2)
             engines = try ["wav2lip", "wav2lip_gan"].map {
-                try catalog.load($0, options: CompileOptions(threads: threads, batchSize: 8), runtime: runtime)
+                try catalog.load($0, options: CompileOptions(threads: threads, batchSize: 8, cpuPinning: false), runtime: runtime)
             }
         } else {
             engines = [try EngineChoice.resolve(engine: self.engine, model: model, catalog: catalog) {

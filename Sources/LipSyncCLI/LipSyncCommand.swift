@@ -7,7 +7,7 @@ struct LipSyncCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "lipsync",
         abstract: "Text to a lip-synced talking-avatar video.",
-        subcommands: [GenerateCommand.self, SpeakCommand.self, VoicesCommand.self, MelCommand.self, AvatarCommand.self,
+        subcommands: [ServeCommand.self, GenerateCommand.self, SpeakCommand.self, VoicesCommand.self, MelCommand.self, AvatarCommand.self,
                       ModelsCommand.self, BenchCommand.self]
     )
 

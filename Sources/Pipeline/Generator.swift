@@ -60,7 +60,7 @@ public final class Generator: Sendable {
     }
 
     /// Runs blocking work (file analysis, model compilation) on a dispatch thread, not Swift's pool.
-    static func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    public static func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in
             DispatchQueue.global().async { continuation.resume(with: Result { try body() }) }
         }

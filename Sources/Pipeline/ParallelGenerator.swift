@@ -80,7 +80,8 @@ public final class ParallelGenerator: Sendable {
 
         let splitClock = Stopwatch()
         let plan = ChunkPlan.make(frameCount: audio.frameCount, fps: options.fps, workers: workers.count,
-                                  minimumDuration: parallel.minimumDuration, forcedChunks: parallel.chunks)
+                                  minimumDuration: parallel.minimumDuration, forcedChunks: parallel.chunks,
+                                  inferenceBound: workers.allSatisfy(\.isInferenceBound))
         let splitSeconds = splitClock.seconds
         if !plan.isParallel {
             // One piece: exactly the regular generation (its audio is synthesized again; espeak-ng is fast).

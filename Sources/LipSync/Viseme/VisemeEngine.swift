@@ -8,6 +8,7 @@ public final class VisemeEngine: LipSyncEngine, @unchecked Sendable {
     public let name = "viseme"
     public let preferredBatchSize = 8
     public let cropStyle = CropStyle.fullResolution
+    public let isInferenceBound = false
     public let warp = MouthWarp()
 
     /// Tracks of recent utterances (a generation asks for its frames batch by batch).
