@@ -1,5 +1,5 @@
 # The two commands of a fresh machine:
-#   make run    set everything up and run the main job
+#   make run    set everything up and start the service on port 3000
 #   make test   set everything up (with the Python references) and run the test suite
 # Other targets: make build, make bench (benchmarks on the full-size test model).
 .PHONY: setup setup-dev build build-release run test bench clean
