@@ -151,7 +151,8 @@ function lock(busy) { for (const id of ['both', 'regular', 'parallel']) $(id).di
 $('both').onclick = async () => { lock(true); try { await run('regular'); await run('parallel'); } finally { lock(false); } };
 $('regular').onclick = async () => { lock(true); try { await run('regular'); } finally { lock(false); } };
 $('parallel').onclick = async () => { lock(true); try { await run('parallel'); } finally { lock(false); } };
-loadModels();
+// ?run=both (or regular, parallel) starts a comparison on load, e.g. from a bookmark or a headless browser.
+loadModels().then(() => { const run = new URLSearchParams(location.search).get('run'); if (run && $(run)) $(run).click(); });
 </script>
 </body>
 </html>
