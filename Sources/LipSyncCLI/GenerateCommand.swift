@@ -71,6 +71,9 @@ struct GenerateCommand: AsyncParsableCommand {
     @Option(help: "x264 quality (CRF; lower is better).")
     var crf: Int = 20
 
+    @Flag(help: "Render every frame, even in digital silence (by default silent frames reuse one patch).")
+    var noSilenceReuse = false
+
     @Option(name: .shortAndLong, help: "Output MP4 file.")
     var output: String
 
@@ -107,7 +110,7 @@ struct GenerateCommand: AsyncParsableCommand {
         let catalog = models.catalog
         let cores = ProcessInfo.processInfo.activeProcessorCount
         let generator = Generator(synthesizer: try EspeakSynthesizer(), avatars: avatarOptions.locations.store(runtime: runtime))
-        let options = GenerationOptions(fps: fps, encoder: EncoderSettings(preset: preset, crf: crf))
+        let options = GenerationOptions(fps: fps, encoder: EncoderSettings(preset: preset, crf: crf), reuseSilence: !noSilenceReuse)
         let bar = ProgressBar()
         let destination = URL(fileURLWithPath: output)
 
@@ -160,6 +163,9 @@ struct GenerateCommand: AsyncParsableCommand {
 
     private func printSummary(_ result: GenerationResult) {
         print("wrote \(output): \(result.frameCount) frames at \(format(result.fps, digits: 0)) fps, \(format(result.audioDuration)) s of speech, engine \(result.engine)\(result.avatarCached ? ", avatar from cache" : "")")
+        if result.framesReused > 0 {
+            print("\(result.framesInferred) frames rendered, \(result.framesReused) silent frames reused a patch")
+        }
         printTimings(result.timings)
     }
 }

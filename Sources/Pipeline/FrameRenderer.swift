@@ -21,6 +21,9 @@ struct FrameRenderer: Sendable {
         var inference = 0.0
         var compositing = 0.0
         var sink = 0.0
+        /// Frames the engine rendered, and frames that showed a reused patch instead.
+        var inferred = 0
+        var reused = 0
     }
 
     /// The engine's input for `frames`: 96x96 cached crops for Wav2Lip, full-resolution face boxes with
@@ -43,28 +46,63 @@ struct FrameRenderer: Sendable {
         }
     }
 
+    /// Reuse the patch of silent frames: a mel window that is all silence floor gives the same input,
+    /// hence the same output, for every frame showing the same avatar frame, so only the first is inferred.
+    var reuseSilence = true
+
+    /// True when `window` is digital silence at the mel floor (exactly: only then is reuse exact).
+    static func isSilent(_ window: [Float]) -> Bool {
+        let floor = -Float(MelParameters.wav2lip.maxAbsValue)
+        return window.allSatisfy { $0 == floor }
+    }
+
     func render(_ frames: Range<Int>, sink: @Sendable (Int, RGBImage) async throws -> Void) async throws -> Busy {
         let batchSize = max(1, engine.preferredBatchSize)
-        let batches = stride(from: frames.lowerBound, to: frames.upperBound, by: batchSize).map {
-            $0..<min(frames.upperBound, $0 + batchSize)
-        }
         let channel = AsyncThrowingChannel<(Range<Int>, [Int: RGBImage], Double), Error>()
         let avatar = self.avatar, windows = self.windows, engine = self.engine, cues = self.cues
+        let reuse = reuseSilence && engine.isInferenceBound
+        let counters = RenderCounters()
         let producer = Task {
             do {
-                for range in batches {
-                    try Task.checkCancellation()
-                    // Only frames with a face go through the engine; the others pass through untouched.
-                    let withFace = range.filter { avatar.face(avatar.sourceFrame(forOutputFrame: $0)) != nil }
+                // Frames go out in order, in runs that end once a full batch has been inferred. Frames
+                // without a face pass through untouched; silent frames reuse a patch when one exists.
+                var runStart = frames.lowerBound
+                var toInfer: [Int] = []
+                var reused: [Int: Int] = [:]              // frame -> source frame whose silent patch it shows
+                var silentPatches: [Int: RGBImage] = [:]  // source frame -> patch for a silent window
+                var silentPending: [Int: Int] = [:]       // source frame -> the frame inferred for it
+                func flush(through end: Int) async throws {
                     var patches: [Int: RGBImage] = [:]
                     let clock = Stopwatch()
-                    if !withFace.isEmpty {
-                        let batch = Self.batch(withFace, avatar: avatar, windows: windows, cues: cues, style: engine.cropStyle)
+                    if !toInfer.isEmpty {
+                        try Task.checkCancellation()
+                        let batch = Self.batch(toInfer, avatar: avatar, windows: windows, cues: cues, style: engine.cropStyle)
                         let rendered = try await engine.render(batch)
-                        for (frame, patch) in zip(withFace, rendered) { patches[frame] = patch }
+                        for (frame, patch) in zip(toInfer, rendered) { patches[frame] = patch }
+                        for (source, frame) in silentPending { silentPatches[source] = patches[frame] }
                     }
-                    await channel.send((range, patches, clock.seconds))
+                    for (frame, source) in reused { patches[frame] = silentPatches[source] }
+                    await counters.add(inferred: toInfer.count, reused: reused.count)
+                    await channel.send((runStart..<end, patches, clock.seconds))
+                    runStart = end
+                    toInfer.removeAll(keepingCapacity: true)
+                    reused.removeAll()
+                    silentPending.removeAll()
                 }
+                for frame in frames {
+                    let source = avatar.sourceFrame(forOutputFrame: frame)
+                    guard avatar.face(source) != nil else { continue }
+                    if reuse && Self.isSilent(windows.window(forFrame: frame)) {
+                        if silentPatches[source] != nil || silentPending[source] != nil {
+                            reused[frame] = source
+                            continue
+                        }
+                        silentPending[source] = frame
+                    }
+                    toInfer.append(frame)
+                    if toInfer.count == batchSize { try await flush(through: frame + 1) }
+                }
+                if runStart < frames.upperBound { try await flush(through: frames.upperBound) }
                 channel.finish()
             } catch {
                 channel.fail(error)
@@ -99,6 +137,18 @@ struct FrameRenderer: Sendable {
                 busy.sink += sinkClock.seconds
             }
         }
+        busy.inferred = await counters.inferred
+        busy.reused = await counters.reused
         return busy
+    }
+}
+
+actor RenderCounters {
+    var inferred = 0
+    var reused = 0
+
+    func add(inferred: Int, reused: Int) {
+        self.inferred += inferred
+        self.reused += reused
     }
 }

@@ -13,10 +13,13 @@ public enum GenerationSource: Sendable {
 public struct GenerationOptions: Sendable {
     public var fps: Double
     public var encoder: EncoderSettings
+    /// Infer one patch per avatar frame for digital silence and reuse it (exact: same input, same output).
+    public var reuseSilence: Bool
 
-    public init(fps: Double = 25, encoder: EncoderSettings = EncoderSettings()) {
+    public init(fps: Double = 25, encoder: EncoderSettings = EncoderSettings(), reuseSilence: Bool = true) {
         self.fps = fps
         self.encoder = encoder
+        self.reuseSilence = reuseSilence
     }
 }
 
@@ -52,6 +55,9 @@ public struct GenerationResult: Sendable {
     public var timings: StageTimings
     /// The phonemes, loudness and brightness per frame the video was made from.
     public var cues: SpeechCues
+    /// Frames the engine rendered, and silent frames that reused a patch instead.
+    public var framesInferred = 0
+    public var framesReused = 0
 }
 
 public struct GenerationProgress: Sendable {

@@ -34,7 +34,8 @@ public final class Generator: Sendable {
 
         let encoder = try VideoEncoder(output: output, width: avatar.width, height: avatar.height, fps: options.fps,
                                        audio: audio.muxFile, settings: options.encoder)
-        let renderer = FrameRenderer(avatar: avatar, windows: audio.windows, cues: audio.cues, engine: engine)
+        let renderer = FrameRenderer(avatar: avatar, windows: audio.windows, cues: audio.cues, engine: engine,
+                                     reuseSilence: options.reuseSilence)
         let frameTotal = audio.frameCount
         let busy: FrameRenderer.Busy
         do {
@@ -56,7 +57,8 @@ public final class Generator: Sendable {
         timings.total = total.seconds
         progress?(GenerationProgress(stage: "done", framesDone: written, framesTotal: frameTotal))
         return GenerationResult(output: output, frameCount: written, fps: options.fps, audioDuration: audio.duration,
-                                engine: engine.name, avatarCached: cached, timings: timings, cues: audio.cues)
+                                engine: engine.name, avatarCached: cached, timings: timings, cues: audio.cues,
+                                framesInferred: busy.inferred, framesReused: busy.reused)
     }
 
     /// Runs blocking work (file analysis, model compilation) on a dispatch thread, not Swift's pool.

@@ -123,7 +123,8 @@ public final class ParallelGenerator: Sendable {
                         let began = since()
                         let encoder = try VideoEncoder(output: segment, width: avatar.width, height: avatar.height, fps: options.fps,
                                                        audio: nil, settings: options.encoder, keyframeOnlyAtStart: true)
-                        let renderer = FrameRenderer(avatar: avatar, windows: audio.windows, cues: audio.cues, engine: engine)
+                        let renderer = FrameRenderer(avatar: avatar, windows: audio.windows, cues: audio.cues, engine: engine,
+                                                     reuseSilence: options.reuseSilence)
                         let busy: FrameRenderer.Busy
                         do {
                             busy = try await renderer.render(range) { _, frame in
@@ -153,16 +154,20 @@ public final class ParallelGenerator: Sendable {
                              audioBitrate: options.encoder.audioBitrate)
         let concatSeconds = concatClock.seconds
 
+        var inferred = 0, reused = 0
         for (_, busy, _) in results {
             timings.inference += busy.inference
             timings.compositing += busy.compositing
             timings.encoding += busy.sink
+            inferred += busy.inferred
+            reused += busy.reused
         }
         timings.total = total.seconds
         progress?(GenerationProgress(stage: "done", framesDone: audio.frameCount, framesTotal: audio.frameCount))
         let models = Set(workers.map(\.name)).sorted().joined(separator: "+")
         let result = GenerationResult(output: output, frameCount: audio.frameCount, fps: options.fps, audioDuration: audio.duration,
-                                      engine: models, avatarCached: cached, timings: timings, cues: audio.cues)
+                                      engine: models, avatarCached: cached, timings: timings, cues: audio.cues,
+                                      framesInferred: inferred, framesReused: reused)
         let report = ParallelReport(assignment: parallel.assignment, chunks: results.map(\.0), split: splitSeconds,
                                     concat: concatSeconds, fallbackReason: nil)
         return (result, report)

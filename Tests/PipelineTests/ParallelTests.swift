@@ -123,3 +123,37 @@ import TestSupport
         }
     }
 }
+
+@Suite(.serialized) struct SilenceReuseTests {
+    /// Skipping is safe: with reuse on, every frame is bit-identical to the run that infers them all.
+    @Test func reusedSilentFramesAreExactlyWhatInferenceWouldGive() async throws {
+        let speech = try await EspeakSynthesizer().synthesize(SpeechRequest(text: "Раз. Два.", language: "ru"))
+        // Half a second of digital silence before and after the speech.
+        let padding = [Float](repeating: 0, count: speech.sampleRate / 2)
+        let prepared = try LipSyncAudio.prepare(AudioBuffer(samples: padding + speech.samples + padding, sampleRate: speech.sampleRate))
+        let windows = MelFrameWindows(mel: try MelSpectrogram().compute(prepared.samples), fps: 25)
+        let frameCount = MelFrameWindows.videoFrameCount(duration: prepared.duration, fps: 25)
+        let cues = SpeechCues.analyse(samples: prepared.samples, sampleRate: 16_000, fps: 25, frameCount: frameCount, phonemes: nil)
+        let dir = try Repository.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let (avatar, _) = try Fixtures.store(dir).prepare(Fixtures.astronaut)
+        let engine = try Fixtures.tinyEngine(batch: 4)
+
+        var runs: [[RGBImage]] = []
+        var counts: [(Int, Int)] = []
+        for reuse in [false, true] {
+            let renderer = FrameRenderer(avatar: avatar, windows: windows, cues: cues, engine: engine, reuseSilence: reuse)
+            let collected = FrameCollector()
+            let busy = try await renderer.render(0..<frameCount) { index, frame in await collected.add(index, frame) }
+            runs.append(await collected.frames.map(\.1))
+            counts.append((busy.inferred, busy.reused))
+        }
+        #expect(counts[0] == (frameCount, 0))
+        #expect(counts[1].1 >= 20, "at least the padding's frames reuse a patch: \(counts[1])")
+        #expect(counts[1].0 + counts[1].1 == frameCount)
+        #expect(runs[0].count == frameCount && runs[1].count == frameCount)
+        for index in 0..<frameCount { #expect(runs[0][index] == runs[1][index], "frame \(index)") }
+        // The reused frames really show a rendered patch (not the untouched avatar).
+        #expect(runs[1][2] != avatar.frame(0))
+    }
+}
