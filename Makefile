@@ -1,8 +1,8 @@
 # The two commands of a fresh machine:
 #   make run    set everything up and start the service on port 3000
 #   make test   set everything up (with the Python references) and run the test suite
-# Other targets: make build, make bench (benchmarks on the full-size test model).
-.PHONY: setup setup-dev build build-release run test bench clean
+# Other targets: make build, make bench / bench-inference / bench-parallel (figures on this machine).
+.PHONY: setup setup-dev build build-release run test bench bench-inference bench-parallel clean
 
 # OpenVINO's C library lives in the project's .venv (see scripts/setup.sh): its pkg-config file is in
 # .cache/pkgconfig, and the binaries find the library through an rpath.
@@ -28,9 +28,19 @@ test: setup-dev
 	swift build --build-tests $(SWIFT_FLAGS)
 	swift test --skip-build $(SWIFT_FLAGS)
 
+# Benchmarks print tables of figures measured in one run (release build, full-size test model).
 bench: setup-dev
 	swift build -c release $(SWIFT_FLAGS)
-	.build/release/lipsync bench inference --model .cache/models/wav2lip_random.onnx
+	.build/release/lipsync bench e2e
+
+bench-inference: setup-dev
+	swift build -c release $(SWIFT_FLAGS)
+	.build/release/lipsync bench inference
+
+bench-parallel: setup-dev
+	swift build -c release $(SWIFT_FLAGS)
+	.build/release/lipsync bench parallel
+	.build/release/lipsync bench parallel --engine wav2lip
 
 clean:
 	rm -rf .build .cache out

@@ -8,7 +8,7 @@ struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Benchmarks that print figures measured on this machine.",
-        subcommands: [InferenceBench.self, ParallelBench.self]
+        subcommands: [InferenceBench.self, ParallelBench.self, EndToEndBench.self]
     )
 }
 
@@ -94,6 +94,13 @@ struct InferenceBench: AsyncParsableCommand {
     struct Measurement {
         var framesPerSecond: Double
         var millisecondsPerCall: Double
+    }
+
+    /// Frames per second of `engines` kept busy for `seconds`.
+    static func throughput(of engines: [Wav2LipEngine], batch: Int, seconds: Double) async throws -> Double {
+        var bench = try InferenceBench.parse([])
+        bench.seconds = seconds
+        return try await bench.measure(engines, batch: batch).framesPerSecond
     }
 
     /// Keeps every engine's infer requests busy for `seconds` after one warm-up call each.

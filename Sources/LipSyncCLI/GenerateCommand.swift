@@ -44,14 +44,7 @@ struct GenerateCommand: AsyncParsableCommand {
     @Option(help: "Lip-sync this recording (any format ffmpeg reads) instead of speaking a text.")
     var audio: String?
 
-    @Option(name: .shortAndLong, help: "Language code (ru, en, ...; see `lipsync voices`).")
-    var language: String = "ru"
-
-    @Option(help: "Voice variant (f3, m2, ...).")
-    var voice: String?
-
-    @Option(help: "Speaking rate in words per minute (80-450).")
-    var rate: Int = 175
+    @OptionGroup var speech: SpeechOptions
 
     @Option(help: "Lip-sync engine: wav2lip or viseme (default: wav2lip when a model is installed, else viseme).")
     var engine: String?
@@ -104,12 +97,13 @@ struct GenerateCommand: AsyncParsableCommand {
             source = .audioFile(URL(fileURLWithPath: audio))
         } else {
             let text = try textInput.resolve()
-            source = .text(SpeechRequest(text: text, language: language, voice: voice, wordsPerMinute: rate))
+            source = .text(SpeechRequest(text: text, language: speech.language, voice: speech.voice, wordsPerMinute: speech.rate))
         }
         let runtime = try InferenceRuntime.shared.get()
         let catalog = models.catalog
         let cores = ProcessInfo.processInfo.activeProcessorCount
-        let generator = Generator(synthesizer: try EspeakSynthesizer(), avatars: avatarOptions.locations.store(runtime: runtime))
+        let synthesizer = try EspeakSynthesizer(limits: SpeechLimits(maxCharacters: speech.maxCharacters))
+        let generator = Generator(synthesizer: synthesizer, avatars: avatarOptions.locations.store(runtime: runtime))
         let options = GenerationOptions(fps: fps, encoder: EncoderSettings(preset: preset, crf: crf), reuseSilence: !noSilenceReuse)
         let bar = ProgressBar()
         let destination = URL(fileURLWithPath: output)

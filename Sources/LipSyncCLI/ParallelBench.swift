@@ -54,19 +54,12 @@ struct ParallelBench: AsyncParsableCommand {
             throw ValidationError("--engine is viseme or wav2lip")
         }
 
-        // Texts of about each length, cut from the Russian sample paragraph repeated.
-        let paragraph = try String(contentsOf: ProjectPaths.root.appendingPathComponent("scripts/samples/ru.txt"), encoding: .utf8)
-        let words = paragraph.split(whereSeparator: \.isWhitespace).map(String.init)
-        let probe = try await synthesizer.synthesize(SpeechRequest(text: paragraph, language: "ru"))
-        let secondsPerWord = probe.duration / Double(words.count)
-
         print("engine \(engine), parallel assignment \(assign.rawValue), \(cores) cores, avatar \(avatarOptions.locations.avatarFile.lastPathComponent)")
         print("speech(s)  frames  regular(s)  parallel(s)  speed-up  chunks  note")
         let output = FileManager.default.temporaryDirectory.appendingPathComponent("lipsync-bench-\(UUID().uuidString).mp4")
         defer { try? FileManager.default.removeItem(at: output) }
         for target in targets {
-            let count = max(1, Int((target / secondsPerWord).rounded()))
-            let text = (0..<count).map { words[$0 % words.count] }.joined(separator: " ")
+            let text = try await BenchText.russian(seconds: target, synthesizer: synthesizer)
             let source = GenerationSource.text(SpeechRequest(text: text, language: "ru"))
             // Warm the avatar cache and the engines once, then alternate: regular, parallel.
             _ = try await generator.generate(.text(SpeechRequest(text: "Проверка.", language: "ru")),
