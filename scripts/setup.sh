@@ -99,5 +99,10 @@ if ((DEV)); then
       "$VENV/bin/python" scripts/make_test_models.py .cache/models --$kind
     fi
   done
+  # The full-size model's face encoder split off (scripts/split_wav2lip.py), as users can do with theirs.
+  if [[ ! -f .cache/models/wav2lip_random.decoder.onnx || .cache/models/wav2lip_random.onnx -nt .cache/models/wav2lip_random.decoder.onnx ]]; then
+    log "splitting the face encoder off the full-size test model"
+    "$VENV/bin/python" scripts/split_wav2lip.py .cache/models/wav2lip_random.onnx
+  fi
 fi
 log "done in $(($(date +%s) - START)) s"

@@ -69,7 +69,26 @@ public struct ModelCatalog: Sendable {
         } catch let error as InferenceError {
             throw LipSyncError.malformedModel(file: file.path, problem: error.message)
         }
-        return try Wav2LipEngine(name: name, model: model)
+        return try Wav2LipEngine(name: name, model: model, split: try loadSplit(of: file, options: options, runtime: runtime))
+    }
+
+    /// The face-encoder / decoder pair written by scripts/split_wav2lip.py beside a model, when it is
+    /// there and newer than the model.
+    func loadSplit(of file: URL, options: CompileOptions, runtime: InferenceRuntime) throws -> FaceEncoderSplit? {
+        let stem = file.deletingPathExtension()
+        let encoderFile = stem.appendingPathExtension("face.onnx"), decoderFile = stem.appendingPathExtension("decoder.onnx")
+        func modified(_ url: URL) -> Date? { try? url.resourceValues(forKeys: [.contentModificationDateKey]).contentModificationDate }
+        guard let model = modified(file), let encoderDate = modified(encoderFile), let decoderDate = modified(decoderFile),
+              encoderDate >= model, decoderDate >= model else { return nil }
+        var encoderOptions = options
+        encoderOptions.batchSize = 1
+        encoderOptions.requests = 1
+        do {
+            return try FaceEncoderSplit(encoder: try runtime.compile(encoderFile, options: encoderOptions),
+                                        decoder: try runtime.compile(decoderFile, options: options))
+        } catch let error as InferenceError {
+            throw LipSyncError.malformedModel(file: decoderFile.path, problem: error.message)
+        }
     }
 
     /// How to install models, for messages when there are none.

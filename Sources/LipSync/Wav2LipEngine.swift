@@ -12,6 +12,9 @@ public final class Wav2LipEngine: LipSyncEngine {
     public let melInput: String
     public let faceInput: String
     public let output: String
+    /// The same model cut in two (scripts/split_wav2lip.py): when present, the face encoder runs once per
+    /// distinct face crop and only the rest runs per frame. Same numbers, 16% fewer FLOPs per frame.
+    public let split: FaceEncoderSplit?
 
     /// Side of the square face crops and patches the model works on.
     public static let faceSize = 96
@@ -20,9 +23,10 @@ public final class Wav2LipEngine: LipSyncEngine {
     public var cropStyle: CropStyle { .wav2lip }
     public var isInferenceBound: Bool { true }
 
-    public init(name: String, model: CompiledModel) throws {
+    public init(name: String, model: CompiledModel, split: FaceEncoderSplit? = nil) throws {
         self.name = name
         self.model = model
+        self.split = split
         let file = model.file.lastPathComponent
         let found = "inputs \(model.inputs.map(\.description).joined(separator: ", ")); outputs \(model.outputs.map(\.description).joined(separator: ", "))"
         func match(_ ports: [TensorInfo], _ tail: [Int]) -> String? {
@@ -45,8 +49,13 @@ public final class Wav2LipEngine: LipSyncEngine {
         var start = 0
         while start < batch.count {
             let end = min(batch.count, start + preferredBatchSize)
-            let result = try await model.infer(inputs(batch, range: start..<end))
-            patches += Self.patches(from: result[output]!, count: end - start)
+            if let split {
+                let result = try await split.decoder.infer(try await split.inputs(batch, range: start..<end))
+                patches += Self.patches(from: result[split.output]!, count: end - start)
+            } else {
+                let result = try await model.infer(inputs(batch, range: start..<end))
+                patches += Self.patches(from: result[output]!, count: end - start)
+            }
             start = end
         }
         return patches
@@ -56,20 +65,32 @@ public final class Wav2LipEngine: LipSyncEngine {
     /// its last, partial batch padded by repeating the last frame (the extra outputs are dropped).
     public func inputs(_ batch: LipSyncBatch, range: Range<Int>) -> [String: Tensor] {
         let rows = model.options.batchSize ?? range.count
-        let side = Self.faceSize, plane = side * side
-        var mel = [Float](repeating: 0, count: rows * 80 * 16)
-        var face = [Float](repeating: 0, count: rows * 6 * plane)
-        for row in 0..<rows {
-            let item = min(range.lowerBound + row, range.upperBound - 1)
+        let items = (0..<rows).map { min(range.lowerBound + $0, range.upperBound - 1) }
+        return [melInput: Self.melTensor(batch, items: items),
+                faceInput: Self.faceTensor(items.map { batch.faces[$0] })]
+    }
+
+    /// Mel windows of `items`, stacked as [rows, 1, 80, 16].
+    static func melTensor(_ batch: LipSyncBatch, items: [Int]) -> Tensor {
+        var mel = [Float](repeating: 0, count: items.count * 1280)
+        for (row, item) in items.enumerated() {
             let window = batch.melWindows[item]
-            precondition(window.count == 80 * 16, "a mel window holds 80x16 values")
+            precondition(window.count == 1280, "a mel window holds 80x16 values")
             mel.replaceSubrange(row * 1280..<(row + 1) * 1280, with: window)
-            let crop = batch.faces[item]
+        }
+        return Tensor(shape: [items.count, 1, 80, 16], values: mel)
+    }
+
+    /// Face crops as Wav2Lip takes them: [rows, 6, 96, 96], the crop with its lower half zeroed then
+    /// the whole crop, BGR, in [0, 1].
+    static func faceTensor(_ crops: [RGBImage]) -> Tensor {
+        let side = faceSize, plane = side * side
+        var face = [Float](repeating: 0, count: crops.count * 6 * plane)
+        for (row, crop) in crops.enumerated() {
             precondition(crop.width == side && crop.height == side, "Wav2Lip takes \(side)x\(side) face crops")
-            let pixels = crop.pixels
             let base = row * 6 * plane
             face.withUnsafeMutableBufferPointer { out in
-                pixels.withUnsafeBufferPointer { rgb in
+                crop.pixels.withUnsafeBufferPointer { rgb in
                     for y in 0..<side {
                         let masked = y >= side / 2
                         for x in 0..<side {
@@ -86,8 +107,7 @@ public final class Wav2LipEngine: LipSyncEngine {
                 }
             }
         }
-        return [melInput: Tensor(shape: [rows, 1, 80, 16], values: mel),
-                faceInput: Tensor(shape: [rows, 6, side, side], values: face)]
+        return Tensor(shape: [crops.count, 6, side, side], values: face)
     }
 
     /// Converts the first `count` BGR [0,1] planes of the output into RGB 8-bit patches.

@@ -162,3 +162,31 @@ enum TestModels {
         #expect(Set(ours.values.prefix(9216).map { ($0 * 1000).rounded() }).count > 10)
     }
 }
+
+@Suite struct FaceEncoderSplitTests {
+    /// The split model computes exactly what the whole model computes, with the encoder run once.
+    @Test(arguments: ["tiny", "full"])
+    func splitModelGivesTheSameOutput(which: String) async throws {
+        let dir = try Repository.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let source = which == "tiny" ? TestModels.tiny : TestModels.full
+        let model = dir.appendingPathComponent("wav2lip.onnx")
+        try FileManager.default.copyItem(at: source, to: model)
+        let catalog = ModelCatalog(directory: dir)
+        let whole = try catalog.load("wav2lip", options: CompileOptions(batchSize: 4), runtime: try TestModels.runtime)
+        #expect(whole.split == nil)
+
+        let result = try ProcessRunner.python([Repository.script("split_wav2lip.py").path, model.path])
+        try #require(result.status == 0, "\(result.stderr)")
+        let split = try catalog.load("wav2lip", options: CompileOptions(batchSize: 4), runtime: try TestModels.runtime)
+        #expect(split.split != nil)
+
+        // Six frames of one still avatar (one crop), different mel windows.
+        var batch = TestModels.batch(6)
+        batch.faces = Array(repeating: batch.faces[0], count: 6)
+        let a = try await whole.render(batch), b = try await split.render(batch)
+        let differences = zip(a, b).map { zip($0.pixels, $1.pixels).map { abs(Int($0) - Int($1)) }.max()! }
+        #expect(differences.max()! <= 1, "largest pixel difference \(differences.max()!)")
+        #expect(Set(a.map(\.pixels)).count > 1, "the mel changes the output")
+    }
+}
