@@ -19,7 +19,9 @@ public final class Wav2LipEngine: LipSyncEngine {
     /// Side of the square face crops and patches the model works on.
     public static let faceSize = 96
 
-    public var preferredBatchSize: Int { model.options.batchSize ?? 8 }
+    /// The model that renders frames: the decoder when the face encoder is split off, else the whole model.
+    public var renderingModel: CompiledModel { split?.decoder ?? model }
+    public var preferredBatchSize: Int { renderingModel.options.batchSize ?? 8 }
     public var cropStyle: CropStyle { .wav2lip }
     public var isInferenceBound: Bool { true }
 

@@ -57,10 +57,10 @@ struct InferenceBench: AsyncParsableCommand {
         for hint in CompileOptions.PerformanceHint.allCases {
             for batch in batchSizes {
                 let options = CompileOptions(hint: hint, threads: threadCount, batchSize: batch)
-                let engine = try catalog.load(file.path, options: options, runtime: runtime)
+                let engine = try whole(file, options: options, runtime: runtime)
                 let result = try await measure([engine], batch: batch)
                 best = max(best, result.framesPerSecond)
-                print(row("OpenVINO \(hint.rawValue.lowercased())", "\(batch)", "\(engine.model.concurrentRequests)",
+                print(row("OpenVINO \(hint.rawValue.lowercased())", "\(batch)", "\(engine.renderingModel.concurrentRequests)",
                           format(result.framesPerSecond), format(result.framesPerSecond * gflopPerFrame, digits: 1),
                           format(result.millisecondsPerCall, digits: 0)))
             }
@@ -69,8 +69,8 @@ struct InferenceBench: AsyncParsableCommand {
         // Two models loaded and running at once (as GAN + NOGAN do in parallel mode), batch 8.
         let pairBatch = 8
         let pair = try (0..<2).map { _ in
-            try catalog.load(file.path, options: CompileOptions(hint: .latency, threads: max(1, threadCount / 2), batchSize: pairBatch,
-                                                                cpuPinning: false), runtime: runtime)
+            try whole(file, options: CompileOptions(hint: .latency, threads: max(1, threadCount / 2), batchSize: pairBatch,
+                                                    cpuPinning: false), runtime: runtime)
         }
         let both = try await measure(pair, batch: pairBatch)
         print(row("two models at once", "\(pairBatch)", "1+1", format(both.framesPerSecond),
@@ -85,10 +85,15 @@ struct InferenceBench: AsyncParsableCommand {
         guard let fps = output.split(separator: "=").last.flatMap({ Double($0.trimmingCharacters(in: .whitespacesAndNewlines)) }) else {
             throw ValidationError("could not read onnxruntime's result: \(output)")
         }
-        let ours = try await measure([try catalog.load(file.path, options: CompileOptions(hint: .latency, threads: threadCount, batchSize: ortBatch), runtime: runtime)], batch: ortBatch)
+        let ours = try await measure([try whole(file, options: CompileOptions(hint: .latency, threads: threadCount, batchSize: ortBatch), runtime: runtime)], batch: ortBatch)
         print(row("onnxruntime (Python)", "\(ortBatch)", "1", format(fps), format(fps * gflopPerFrame, digits: 1), format(Double(ortBatch) / fps * 1000, digits: 0)))
         print("")
         print("OpenVINO latency, batch \(ortBatch), measured right after onnxruntime: \(format(ours.framesPerSecond)) frames/s = \(format(100 * ours.framesPerSecond / fps, digits: 0))% of onnxruntime; best OpenVINO case: \(format(best)) frames/s = \(format(100 * best / fps, digits: 0))%")
+    }
+
+    /// The whole model, never its split pair: this bench compares the same file with onnxruntime.
+    func whole(_ file: URL, options: CompileOptions, runtime: InferenceRuntime) throws -> Wav2LipEngine {
+        try Wav2LipEngine(name: file.deletingPathExtension().lastPathComponent, model: try runtime.compile(file, options: options))
     }
 
     struct Measurement {
@@ -116,7 +121,7 @@ struct InferenceBench: AsyncParsableCommand {
         let deadline = start + .seconds(seconds)
         let calls = try await withThrowingTaskGroup(of: Int.self) { group in
             for engine in engines {
-                for _ in 0..<engine.model.concurrentRequests {
+                for _ in 0..<engine.renderingModel.concurrentRequests {
                     group.addTask {
                         var count = 0
                         repeat {
@@ -130,7 +135,7 @@ struct InferenceBench: AsyncParsableCommand {
             return try await group.reduce(0, +)
         }
         let elapsed = (clock.now - start).seconds
-        let lanes = engines.reduce(0) { $0 + $1.model.concurrentRequests }
+        let lanes = engines.reduce(0) { $0 + $1.renderingModel.concurrentRequests }
         return Measurement(framesPerSecond: Double(calls * batch) / elapsed,
                            millisecondsPerCall: elapsed * 1000 * Double(lanes) / Double(calls))
     }
