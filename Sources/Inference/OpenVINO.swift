@@ -111,6 +111,29 @@ public final class InferenceRuntime: @unchecked Sendable {
         return String(cString: version.buildNumber)
     }
 
+    /// Names and shapes of a model's inputs and outputs, read without compiling it.
+    public func describe(_ url: URL) throws -> (inputs: [TensorInfo], outputs: [TensorInfo]) {
+        guard FileManager.default.isReadableFile(atPath: url.path) else {
+            throw InferenceError("model file \(url.path) does not exist or is not readable")
+        }
+        var model: OpaquePointer?
+        try InferenceError.check(ov_core_read_model(core, url.path, nil, &model), "reading \(url.lastPathComponent)")
+        defer { ov_model_free(model) }
+        func ports(_ count: (OpaquePointer?, UnsafeMutablePointer<Int>?) -> ov_status_e,
+                   _ port: (OpaquePointer?, Int, UnsafeMutablePointer<OpaquePointer?>?) -> ov_status_e) throws -> [TensorInfo] {
+            var n = 0
+            try InferenceError.check(count(model, &n), "counting the ports of \(url.lastPathComponent)")
+            return try (0..<n).map { index in
+                var handle: OpaquePointer?
+                try InferenceError.check(port(model, index, &handle), "reading port \(index) of \(url.lastPathComponent)")
+                defer { ov_output_const_port_free(handle) }
+                return try portInfo(handle!)
+            }
+        }
+        return (try ports(ov_model_inputs_size, ov_model_const_input_by_index),
+                try ports(ov_model_outputs_size, ov_model_const_output_by_index))
+    }
+
     /// Reads an ONNX, TFLite or OpenVINO IR model and compiles it.
     public func compile(_ url: URL, options: CompileOptions = CompileOptions()) throws -> CompiledModel {
         guard FileManager.default.isReadableFile(atPath: url.path) else {

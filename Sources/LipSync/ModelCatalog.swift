@@ -63,21 +63,15 @@ public struct ModelCatalog: Sendable {
     public func load(_ nameOrPath: String, options: CompileOptions = CompileOptions(batchSize: 8),
                      runtime: InferenceRuntime) throws -> Wav2LipEngine {
         let (name, file) = try file(for: nameOrPath)
-        let split = try loadSplit(of: file, options: options, runtime: runtime)
-        // With the split pair doing the work, the whole model only describes itself: batch 1 keeps its
-        // activation memory small.
-        var wholeOptions = options
-        if split != nil {
-            wholeOptions.batchSize = 1
-            wholeOptions.requests = 1
-        }
-        let model: CompiledModel
         do {
-            model = try runtime.compile(file, options: wholeOptions)
+            if let split = try loadSplit(of: file, options: options, runtime: runtime) {
+                // Only the pair is compiled; the whole model is read for its description alone.
+                return try Wav2LipEngine(name: name, file: file, ports: try runtime.describe(file), split: split)
+            }
+            return try Wav2LipEngine(name: name, model: try runtime.compile(file, options: options))
         } catch let error as InferenceError {
             throw LipSyncError.malformedModel(file: file.path, problem: error.message)
         }
-        return try Wav2LipEngine(name: name, model: model, split: split)
     }
 
     /// The face-encoder / decoder pair written by scripts/split_wav2lip.py beside a model, when it is

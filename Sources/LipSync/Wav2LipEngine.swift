@@ -7,6 +7,10 @@ import Inference
 /// unmasked crop, BGR, scaled to [0,1]. The output [B,3,96,96] (BGR, [0,1]) becomes RGB patches.
 public final class Wav2LipEngine: LipSyncEngine {
     public let name: String
+    public let file: URL
+    /// The model's own inputs and outputs (of the whole model, also when it runs split).
+    public let ports: (inputs: [TensorInfo], outputs: [TensorInfo])
+    /// The compiled model that renders frames: the whole model, or the decoder when split.
     public let model: CompiledModel
     /// Input names as this model's export calls them, matched by shape.
     public let melInput: String
@@ -19,25 +23,36 @@ public final class Wav2LipEngine: LipSyncEngine {
     /// Side of the square face crops and patches the model works on.
     public static let faceSize = 96
 
-    /// The model that renders frames: the decoder when the face encoder is split off, else the whole model.
-    public var renderingModel: CompiledModel { split?.decoder ?? model }
-    public var preferredBatchSize: Int { renderingModel.options.batchSize ?? 8 }
+    public var preferredBatchSize: Int { model.options.batchSize ?? 8 }
     public var cropStyle: CropStyle { .wav2lip }
     public var isInferenceBound: Bool { true }
 
-    public init(name: String, model: CompiledModel, split: FaceEncoderSplit? = nil) throws {
+    /// The whole model, compiled.
+    public convenience init(name: String, model: CompiledModel) throws {
+        try self.init(name: name, file: model.file, ports: (model.inputs, model.outputs), model: model, split: nil)
+    }
+
+    /// The model split in two: only the encoder / decoder pair is compiled; `ports` describe the whole model.
+    public convenience init(name: String, file: URL, ports: (inputs: [TensorInfo], outputs: [TensorInfo]), split: FaceEncoderSplit) throws {
+        try self.init(name: name, file: file, ports: ports, model: split.decoder, split: split)
+    }
+
+    private init(name: String, file url: URL, ports: (inputs: [TensorInfo], outputs: [TensorInfo]), model: CompiledModel,
+                 split: FaceEncoderSplit?) throws {
         self.name = name
+        self.file = url
+        self.ports = ports
         self.model = model
         self.split = split
-        let file = model.file.lastPathComponent
-        let found = "inputs \(model.inputs.map(\.description).joined(separator: ", ")); outputs \(model.outputs.map(\.description).joined(separator: ", "))"
+        let file = url.lastPathComponent
+        let found = "inputs \(ports.inputs.map(\.description).joined(separator: ", ")); outputs \(ports.outputs.map(\.description).joined(separator: ", "))"
         func match(_ ports: [TensorInfo], _ tail: [Int]) -> String? {
             ports.first { $0.shape.count == 4 && Array($0.shape.dropFirst()) == tail.map(Optional.some) }?.name
         }
-        guard model.inputs.count == 2, let mel = match(model.inputs, [1, 80, 16]), let face = match(model.inputs, [6, 96, 96]) else {
+        guard ports.inputs.count == 2, let mel = match(ports.inputs, [1, 80, 16]), let face = match(ports.inputs, [6, 96, 96]) else {
             throw LipSyncError.malformedModel(file: file, problem: "expected two inputs, mel [N,1,80,16] and face [N,6,96,96]; found \(found)")
         }
-        guard model.outputs.count == 1, let output = match(model.outputs, [3, 96, 96]) else {
+        guard ports.outputs.count == 1, let output = match(ports.outputs, [3, 96, 96]) else {
             throw LipSyncError.malformedModel(file: file, problem: "expected one output [N,3,96,96]; found \(found)")
         }
         melInput = mel
@@ -52,7 +67,7 @@ public final class Wav2LipEngine: LipSyncEngine {
         while start < batch.count {
             let end = min(batch.count, start + preferredBatchSize)
             if let split {
-                let result = try await split.decoder.infer(try await split.inputs(batch, range: start..<end))
+                let result = try await model.infer(try await split.inputs(batch, range: start..<end))
                 patches += Self.patches(from: result[split.output]!, count: end - start)
             } else {
                 let result = try await model.infer(inputs(batch, range: start..<end))
@@ -66,6 +81,7 @@ public final class Wav2LipEngine: LipSyncEngine {
     /// The model's input tensors for `range` of the batch. A model compiled for a fixed batch size gets
     /// its last, partial batch padded by repeating the last frame (the extra outputs are dropped).
     public func inputs(_ batch: LipSyncBatch, range: Range<Int>) -> [String: Tensor] {
+        precondition(split == nil, "a split model takes its inputs from FaceEncoderSplit")
         let rows = model.options.batchSize ?? range.count
         let items = (0..<rows).map { min(range.lowerBound + $0, range.upperBound - 1) }
         return [melInput: Self.melTensor(batch, items: items),

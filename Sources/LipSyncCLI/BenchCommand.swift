@@ -60,7 +60,7 @@ struct InferenceBench: AsyncParsableCommand {
                 let engine = try whole(file, options: options, runtime: runtime)
                 let result = try await measure([engine], batch: batch)
                 best = max(best, result.framesPerSecond)
-                print(row("OpenVINO \(hint.rawValue.lowercased())", "\(batch)", "\(engine.renderingModel.concurrentRequests)",
+                print(row("OpenVINO \(hint.rawValue.lowercased())", "\(batch)", "\(engine.model.concurrentRequests)",
                           format(result.framesPerSecond), format(result.framesPerSecond * gflopPerFrame, digits: 1),
                           format(result.millisecondsPerCall, digits: 0)))
             }
@@ -121,7 +121,7 @@ struct InferenceBench: AsyncParsableCommand {
         let deadline = start + .seconds(seconds)
         let calls = try await withThrowingTaskGroup(of: Int.self) { group in
             for engine in engines {
-                for _ in 0..<engine.renderingModel.concurrentRequests {
+                for _ in 0..<engine.model.concurrentRequests {
                     group.addTask {
                         var count = 0
                         repeat {
@@ -135,7 +135,7 @@ struct InferenceBench: AsyncParsableCommand {
             return try await group.reduce(0, +)
         }
         let elapsed = (clock.now - start).seconds
-        let lanes = engines.reduce(0) { $0 + $1.renderingModel.concurrentRequests }
+        let lanes = engines.reduce(0) { $0 + $1.model.concurrentRequests }
         return Measurement(framesPerSecond: Double(calls * batch) / elapsed,
                            millisecondsPerCall: elapsed * 1000 * Double(lanes) / Double(calls))
     }

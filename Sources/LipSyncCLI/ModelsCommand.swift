@@ -35,8 +35,9 @@ struct ModelsCommand: AsyncParsableCommand {
             print("  sha256:  \(try FileDigest.sha256(of: entry.file))")
             do {
                 let engine = try catalog.load(entry.name, runtime: runtime)
-                print("  inputs:  mel = \(engine.model.inputs.first { $0.name == engine.melInput }!), face = \(engine.model.inputs.first { $0.name == engine.faceInput }!)")
-                print("  outputs: \(engine.model.outputs.map(\.description).joined(separator: ", "))")
+                print("  inputs:  mel = \(engine.ports.inputs.first { $0.name == engine.melInput }!), face = \(engine.ports.inputs.first { $0.name == engine.faceInput }!)")
+                print("  outputs: \(engine.ports.outputs.map(\.description).joined(separator: ", "))")
+                if engine.split != nil { print("  split:   face encoder runs once per avatar frame (.face.onnx + .decoder.onnx)") }
             } catch {
                 print("  error:   \(error)")
             }

@@ -43,8 +43,8 @@ public func buildRouter(service: LipSyncService) -> Router<LipSyncRequestContext
         var models = service.wav2lip.keys.sorted().map { name -> Model in
             let engine = service.wav2lip[name]!
             let summary = ModelCatalog.knownModels.first { $0.name == name }?.summary ?? "Wav2Lip"
-            return Model(name: name, engine: "wav2lip", description: summary, file: engine.model.file.lastPathComponent,
-                         inputs: engine.model.inputs.map(\.description))
+            return Model(name: name, engine: "wav2lip", description: summary, file: engine.file.lastPathComponent,
+                         inputs: engine.ports.inputs.map(\.description))
         }
         models.append(Model(name: "viseme", engine: "viseme", description: "Phoneme-driven mouth shapes; needs no model weights", file: nil, inputs: []))
         return try jsonResponse(["models": models])
