@@ -25,7 +25,15 @@ public final class Generator: Sendable {
         var timings = StageTimings()
         progress?(GenerationProgress(stage: "speech", framesDone: 0, framesTotal: 0))
         let audio = try await UtteranceAudio.make(source, fps: options.fps, synthesizer: synthesizer, timings: &timings)
+        return try await render(audio, timings: timings, clock: total, avatar: avatarFile, engine: engine, output: output,
+                                options: options, progress: progress)
+    }
 
+    /// The rest of a regular generation, from audio already prepared (parallel mode's fallback uses it too).
+    func render(_ audio: UtteranceAudio, timings: StageTimings, clock total: Stopwatch, avatar avatarFile: URL,
+                engine: any LipSyncEngine, output: URL, options: GenerationOptions,
+                progress: ProgressHandler?) async throws -> GenerationResult {
+        var timings = timings
         progress?(GenerationProgress(stage: "avatar", framesDone: 0, framesTotal: audio.frameCount))
         let avatarClock = Stopwatch()
         let avatars = self.avatars

@@ -84,10 +84,9 @@ public final class ParallelGenerator: Sendable {
                                   inferenceBound: workers.allSatisfy(\.isInferenceBound))
         let splitSeconds = splitClock.seconds
         if !plan.isParallel {
-            // One piece: exactly the regular generation (its audio is synthesized again; espeak-ng is fast).
-            var result = try await generator.generate(source, avatar: avatarFile, engine: firstEngine, output: output,
-                                                      options: options, progress: progress)
-            result.timings.total = total.seconds
+            // One piece: exactly the regular generation, from the audio already prepared.
+            let result = try await generator.render(audio, timings: timings, clock: total, avatar: avatarFile, engine: firstEngine,
+                                                    output: output, options: options, progress: progress)
             let report = ParallelReport(assignment: parallel.assignment,
                                         chunks: [ChunkReport(index: 0, worker: 0, model: firstEngine.name, firstFrame: 0,
                                                              frames: result.frameCount, start: 0, end: result.timings.total)],
