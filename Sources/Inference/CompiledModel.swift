@@ -20,8 +20,8 @@ public final class CompiledModel: @unchecked Sendable {
         self.file = file
         self.options = options
         do {
-            inputs = try Self.ports(compiled, count: ov_compiled_model_inputs_size, port: ov_compiled_model_input_by_index)
-            outputs = try Self.ports(compiled, count: ov_compiled_model_outputs_size, port: ov_compiled_model_output_by_index)
+            inputs = try readPorts(of: compiled, count: ov_compiled_model_inputs_size, port: ov_compiled_model_input_by_index)
+            outputs = try readPorts(of: compiled, count: ov_compiled_model_outputs_size, port: ov_compiled_model_output_by_index)
             let count = try options.requests ?? Self.optimalRequests(compiled)
             var requests: [OpaquePointer] = []
             for _ in 0..<max(1, count) {
@@ -44,21 +44,6 @@ public final class CompiledModel: @unchecked Sendable {
 
     /// How many inferences can run at once.
     public var concurrentRequests: Int { pool.requests.count }
-
-    private static func ports(
-        _ compiled: OpaquePointer,
-        count: (OpaquePointer?, UnsafeMutablePointer<Int>?) -> ov_status_e,
-        port: (OpaquePointer?, Int, UnsafeMutablePointer<OpaquePointer?>?) -> ov_status_e
-    ) throws -> [TensorInfo] {
-        var n = 0
-        try InferenceError.check(count(compiled, &n), "counting model ports")
-        return try (0..<n).map { index in
-            var handle: OpaquePointer?
-            try InferenceError.check(port(compiled, index, &handle), "reading model port \(index)")
-            defer { ov_output_const_port_free(handle) }
-            return try portInfo(handle!)
-        }
-    }
 
     private static func optimalRequests(_ compiled: OpaquePointer) throws -> Int {
         var value: UnsafeMutablePointer<CChar>?

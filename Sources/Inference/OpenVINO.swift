@@ -119,19 +119,8 @@ public final class InferenceRuntime: @unchecked Sendable {
         var model: OpaquePointer?
         try InferenceError.check(ov_core_read_model(core, url.path, nil, &model), "reading \(url.lastPathComponent)")
         defer { ov_model_free(model) }
-        func ports(_ count: (OpaquePointer?, UnsafeMutablePointer<Int>?) -> ov_status_e,
-                   _ port: (OpaquePointer?, Int, UnsafeMutablePointer<OpaquePointer?>?) -> ov_status_e) throws -> [TensorInfo] {
-            var n = 0
-            try InferenceError.check(count(model, &n), "counting the ports of \(url.lastPathComponent)")
-            return try (0..<n).map { index in
-                var handle: OpaquePointer?
-                try InferenceError.check(port(model, index, &handle), "reading port \(index) of \(url.lastPathComponent)")
-                defer { ov_output_const_port_free(handle) }
-                return try portInfo(handle!)
-            }
-        }
-        return (try ports(ov_model_inputs_size, ov_model_const_input_by_index),
-                try ports(ov_model_outputs_size, ov_model_const_output_by_index))
+        return (try readPorts(of: model!, count: ov_model_inputs_size, port: ov_model_const_input_by_index),
+                try readPorts(of: model!, count: ov_model_outputs_size, port: ov_model_const_output_by_index))
     }
 
     /// Reads an ONNX, TFLite or OpenVINO IR model and compiles it.
@@ -187,6 +176,21 @@ public final class InferenceRuntime: @unchecked Sendable {
             try InferenceError.check(
                 ov_model_reshape_input_by_name(model, info.name, partial), "setting the batch of \(info.name) in \(file) to \(batch)")
         }
+    }
+}
+
+/// Names and shapes of the inputs or outputs of a model or compiled model, through the matching pair of
+/// C calls (count, port by index).
+func readPorts(of owner: OpaquePointer,
+               count: (OpaquePointer?, UnsafeMutablePointer<Int>?) -> ov_status_e,
+               port: (OpaquePointer?, Int, UnsafeMutablePointer<OpaquePointer?>?) -> ov_status_e) throws -> [TensorInfo] {
+    var n = 0
+    try InferenceError.check(count(owner, &n), "counting model ports")
+    return try (0..<n).map { index in
+        var handle: OpaquePointer?
+        try InferenceError.check(port(owner, index, &handle), "reading model port \(index)")
+        defer { ov_output_const_port_free(handle) }
+        return try portInfo(handle!)
     }
 }
 
