@@ -67,7 +67,7 @@ let package = Package(
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "SpeechSynthesisTests", dependencies: ["SpeechSynthesis"]),
         .testTarget(name: "AudioFeaturesTests", dependencies: ["AudioFeatures", "SpeechSynthesis", "TestSupport"]),
-        .testTarget(name: "InferenceTests", dependencies: ["Inference", "LipSync", "AudioFeatures", "TestSupport"]),
+        .testTarget(name: "InferenceTests", dependencies: ["Inference", "LipSync", "AudioFeatures", "SpeechSynthesis", "Imaging", "Media", "TestSupport"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Avatar", "Compositing", "Imaging", "Media", "Inference", "LipSync", "AudioFeatures", "SpeechSynthesis", "TestSupport"]),
         .testTarget(name: "ServerTests", dependencies: [
             "Server", "Pipeline", "TestSupport", .product(name: "HummingbirdTesting", package: "hummingbird"),

@@ -3,6 +3,8 @@ import Foundation
 import Imaging
 import Inference
 import LipSync
+import Media
+import SpeechSynthesis
 import Testing
 import TestSupport
 
@@ -188,5 +190,38 @@ enum TestModels {
         let differences = zip(a, b).map { zip($0.pixels, $1.pixels).map { abs(Int($0) - Int($1)) }.max()! }
         #expect(differences.max()! <= 1, "largest pixel difference \(differences.max()!)")
         #expect(Set(a.map(\.pixels)).count > 1, "the mel changes the output")
+    }
+}
+
+@Suite struct Int8ModelTests {
+    /// The opt-in int8 path: quantise (calibrated on speech and the avatar), load, render close to fp32.
+    @Test func quantisedModelLoadsAndStaysCloseToFloat() async throws {
+        let dir = try Repository.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let model = dir.appendingPathComponent("wav2lip.onnx")
+        try FileManager.default.copyItem(at: TestModels.tiny, to: model)
+        let speech = try await EspeakSynthesizer().synthesize(SpeechRequest(text: "Калибровка на речи.", language: "ru"))
+        let wav = dir.appendingPathComponent("speech.wav")
+        try WAVFile.write(AudioBuffer(samples: speech.samples, sampleRate: speech.sampleRate), to: wav)
+        let result = try ProcessRunner.python([Repository.script("quantize_wav2lip.py").path, model.path, "--audio", wav.path,
+                                               "--avatar", Repository.root.appendingPathComponent(".cache/assets/astronaut.png").path,
+                                               "--box", "179,70,273,180", "--samples", "16"])
+        try #require(result.status == 0, "\(result.stderr)")
+        let catalog = ModelCatalog(directory: dir)
+        let float = try catalog.load(model.path, options: CompileOptions(batchSize: 4), runtime: try TestModels.runtime)
+        let int8 = try catalog.load(dir.appendingPathComponent("wav2lip.int8.onnx").path, options: CompileOptions(batchSize: 4),
+                                    runtime: try TestModels.runtime)
+        // Inputs like generation's: this speech's mel windows and the avatar's face crop.
+        let prepared = try LipSyncAudio.prepare(AudioBuffer(samples: speech.samples, sampleRate: speech.sampleRate))
+        let windows = MelFrameWindows(mel: try MelSpectrogram().compute(prepared.samples), fps: 25)
+        let avatar = try FFmpeg.decodeImage(Repository.root.appendingPathComponent(".cache/assets/astronaut.png"))
+        let crop = avatar.cropped(to: PixelRect(x: 179, y: 70, width: 94, height: 110)).resized(width: 96, height: 96)
+        let frames = [5, 10, 15, 20]
+        let batch = LipSyncBatch(frames: frames, melWindows: frames.map(windows.window(forFrame:)), faces: Array(repeating: crop, count: 4))
+        let a = try await float.render(batch), b = try await int8.render(batch)
+        let total = zip(a, b).reduce(0) { sum, pair in sum + zip(pair.0.pixels, pair.1.pixels).reduce(0) { $0 + abs(Int($1.0) - Int($1.1)) } }
+        let mean = Double(total) / Double(a.count * a[0].pixels.count)
+        #expect(mean < 4, "mean difference from fp32: \(mean) levels")
+        #expect(a != b, "the quantised model is a different model")
     }
 }
