@@ -39,12 +39,11 @@ public final class AvatarStore: @unchecked Sendable {
     }
 
     static func key(for file: URL, settings: AvatarSettings) throws -> String {
-        guard let handle = try? FileHandle(forReadingFrom: file) else {
+        guard FileManager.default.isReadableFile(atPath: file.path) else {
             throw MediaError.unreadable(file: file.lastPathComponent, reason: "no such file")
         }
-        defer { try? handle.close() }
         var hasher = SHA256()
-        while let chunk = try handle.read(upToCount: 1 << 20), !chunk.isEmpty { hasher.update(data: chunk) }
+        hasher.update(data: Data(try FileDigest.sha256(of: file).utf8))
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
         hasher.update(data: try encoder.encode(settings))

@@ -5,6 +5,15 @@ import Inference
 public enum EngineChoice {
     public static let engineNames = ["wav2lip", "viseme"]
 
+    /// The Wav2Lip models parallel `split` mode alternates between: NOGAN, then GAN.
+    public static let splitModels = ["wav2lip", "wav2lip_gan"]
+
+    /// Whether `split` can run: both models installed and neither a single model nor the viseme engine
+    /// asked for.
+    public static func canSplit(installed: [String], engine: String?, model: String?) -> Bool {
+        splitModels.allSatisfy(installed.contains) && model == nil && engine?.lowercased() != "viseme"
+    }
+
     /// - Parameters:
     ///   - engine: `wav2lip`, `viseme` or nil (automatic).
     ///   - model: a catalog name (`wav2lip`, `wav2lip_gan`) or an .onnx path; implies the Wav2Lip engine.

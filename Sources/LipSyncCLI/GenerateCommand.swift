@@ -122,7 +122,7 @@ struct GenerateCommand: AsyncParsableCommand {
         // Parallel: split needs both Wav2Lip models; each then gets half the cores. Same shares one model
         // among the workers through that many infer requests.
         let installed = catalog.installed().map(\.name)
-        let canSplit = installed.contains("wav2lip") && installed.contains("wav2lip_gan") && model == nil && self.engine != "viseme"
+        let canSplit = EngineChoice.canSplit(installed: installed, engine: self.engine, model: model)
         let assignment = assign ?? (canSplit ? .split : .same)
         var engines: [any LipSyncEngine] = []
         if assignment == .split {
@@ -130,7 +130,7 @@ struct GenerateCommand: AsyncParsableCommand {
                 throw ValidationError("--assign split needs both wav2lip.onnx and wav2lip_gan.onnx in \(catalog.directory.path) (installed: \(installed.joined(separator: ", ")))")
             }
             let threads = max(1, cores / 2)
-            engines = try ["wav2lip", "wav2lip_gan"].map {
+            engines = try EngineChoice.splitModels.map {
                 try catalog.load($0, options: CompileOptions(threads: threads, batchSize: 8, cpuPinning: false), runtime: runtime)
             }
         } else {

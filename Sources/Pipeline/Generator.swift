@@ -35,10 +35,7 @@ public final class Generator: Sendable {
                 progress: ProgressHandler?) async throws -> GenerationResult {
         var timings = timings
         progress?(GenerationProgress(stage: "avatar", framesDone: 0, framesTotal: audio.frameCount))
-        let avatarClock = Stopwatch()
-        let avatars = self.avatars
-        let (avatar, cached) = try await Self.offPool { try avatars.prepare(avatarFile) }
-        timings.avatar = avatarClock.seconds
+        let (avatar, cached) = try await prepareAvatar(avatarFile, timings: &timings)
 
         let encoder = try VideoEncoder(output: output, width: avatar.width, height: avatar.height, fps: options.fps,
                                        audio: audio.muxFile, settings: options.encoder)
@@ -67,6 +64,15 @@ public final class Generator: Sendable {
         return GenerationResult(output: output, frameCount: written, fps: options.fps, audioDuration: audio.duration,
                                 engine: engine.name, avatarCached: cached, timings: timings, cues: audio.cues,
                                 framesInferred: busy.inferred, framesReused: busy.reused)
+    }
+
+    /// The prepared avatar (analysed once, then from the cache), off the cooperative pool, timed.
+    func prepareAvatar(_ file: URL, timings: inout StageTimings) async throws -> (PreparedAvatar, cached: Bool) {
+        let clock = Stopwatch()
+        let avatars = self.avatars
+        let prepared = try await Self.offPool { try avatars.prepare(file) }
+        timings.avatar = clock.seconds
+        return prepared
     }
 
     /// Runs blocking work (file analysis, model compilation) on a dispatch thread, not Swift's pool.

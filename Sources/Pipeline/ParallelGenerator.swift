@@ -95,21 +95,14 @@ public final class ParallelGenerator: Sendable {
         }
 
         progress?(GenerationProgress(stage: "avatar", framesDone: 0, framesTotal: audio.frameCount))
-        let avatarClock = Stopwatch()
-        let avatars = generator.avatars
-        let (avatar, cached) = try await Generator.offPool { try avatars.prepare(avatarFile) }
-        timings.avatar = avatarClock.seconds
+        let (avatar, cached) = try await generator.prepareAvatar(avatarFile, timings: &timings)
 
         let workDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("lipsync-chunks-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: workDirectory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: workDirectory) }
 
         let counter = FrameCounter(total: audio.frameCount, progress: progress)
-        let start = ContinuousClock.now
-        func since() -> Double {
-            let elapsed = ContinuousClock.now - start
-            return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
-        }
+        let renderClock = Stopwatch()
         // Worker w renders chunks w, w + workers, w + 2 workers, ... one after another.
         let results = try await withThrowingTaskGroup(of: [(ChunkReport, FrameRenderer.Busy, URL)].self) { group in
             for (workerIndex, engine) in workers.enumerated() {
@@ -119,7 +112,7 @@ public final class ParallelGenerator: Sendable {
                     for chunkIndex in mine {
                         let range = plan.chunks[chunkIndex]
                         let segment = workDirectory.appendingPathComponent(String(format: "chunk-%03d.mp4", chunkIndex))
-                        let began = since()
+                        let began = renderClock.seconds
                         let encoder = try VideoEncoder(output: segment, width: avatar.width, height: avatar.height, fps: options.fps,
                                                        audio: nil, settings: options.encoder, keyframeOnlyAtStart: true)
                         let renderer = FrameRenderer(avatar: avatar, windows: audio.windows, cues: audio.cues, engine: engine,
@@ -139,7 +132,7 @@ public final class ParallelGenerator: Sendable {
                         var total = busy
                         total.sink += finish.seconds
                         done.append((ChunkReport(index: chunkIndex, worker: workerIndex, model: engine.name, firstFrame: range.lowerBound,
-                                                 frames: range.count, start: began, end: since()), total, segment))
+                                                 frames: range.count, start: began, end: renderClock.seconds), total, segment))
                     }
                     return done
                 }

@@ -14,7 +14,6 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let start = ContinuousClock.now
-        let route = context.endpointPath ?? request.uri.path
         var response: Response
         do {
             response = try await next(request, context)
@@ -22,7 +21,8 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             response = Self.response(for: error, logger: context.logger)
         }
         let elapsed = ContinuousClock.now - start
-        metrics.recordRequest(route: context.endpointPath ?? route, status: response.status.code,
+        // The router fills in the matched endpoint while handling; unmatched paths count under themselves.
+        metrics.recordRequest(route: context.endpointPath ?? request.uri.path, status: response.status.code,
                               seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18)
         return response
     }

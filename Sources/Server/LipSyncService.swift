@@ -142,12 +142,13 @@ public final class LipSyncService: Sendable {
             throw ServiceError(.badRequest, error.description)
         }
         // Split needs two different Wav2Lip models; otherwise, and for the viseme engine, workers share one.
-        let canSplit = engine is Wav2LipEngine && body.model == nil && wav2lip.count >= 2
+        let canSplit = EngineChoice.canSplit(installed: Array(wav2lip.keys), engine: body.engine, model: body.model)
         if mode == .parallel && assignment == .split && !canSplit {
             throw ServiceError(.badRequest, "assign 'split' needs both wav2lip and wav2lip_gan installed and the Wav2Lip engine; use 'same'")
         }
-        let chosen = assignment ?? (canSplit ? .split : .same)
-        if chosen == .split, let nogan = wav2lip["wav2lip"], let gan = wav2lip["wav2lip_gan"] { return ([nogan, gan], .split) }
+        if (assignment ?? (canSplit ? .split : .same)) == .split {
+            return (EngineChoice.splitModels.map { wav2lip[$0]! }, .split)
+        }
         return ([engine], .same)
     }
 
