@@ -15,6 +15,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-async-algorithms", from: "1.0.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.0.0"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.0.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.0.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.60.0"),
     ],
     targets: [
         // C libraries from Debian (installed by scripts/setup.sh), each behind one module map.
@@ -44,16 +47,19 @@ let package = Package(
         .target(name: "Compositing", dependencies: ["Imaging", "LipSync"]),
         // Regular (and parallel) generation: the stages wired together, with timings.
         .target(name: "Pipeline", dependencies: [
-            "SpeechSynthesis", "AudioFeatures", "LipSync", "Avatar", "Compositing", "Media", "Imaging",
+            "SpeechSynthesis", "AudioFeatures", "Inference", "LipSync", "Avatar", "Compositing", "Media", "Imaging",
             .product(name: "AsyncAlgorithms", package: "swift-async-algorithms"),
         ]),
 
-        // The HTTP service: routes, job limiter, metrics, the test page.
+        // The HTTP service: controllers over a backend protocol, admission, jobs, storage, the test page.
         .target(name: "Server", dependencies: [
-            "Pipeline", "Avatar", "LipSync", "Inference", "SpeechSynthesis", "Media", "Imaging",
+            "Pipeline", "Avatar", "LipSync", "Inference", "SpeechSynthesis", "AudioFeatures", "Media", "Imaging",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HTTPTypes", package: "swift-http-types"),
-        ]),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "NIOCore", package: "swift-nio"),
+        ], resources: [.copy("Resources/openapi.json")]),
 
         .executableTarget(
             name: "LipSyncCLI",
@@ -70,8 +76,11 @@ let package = Package(
         .testTarget(name: "InferenceTests", dependencies: ["Inference", "LipSync", "AudioFeatures", "SpeechSynthesis", "Imaging", "Media", "TestSupport"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Avatar", "Compositing", "Imaging", "Media", "Inference", "LipSync", "AudioFeatures", "SpeechSynthesis", "TestSupport"]),
         .testTarget(name: "ServerTests", dependencies: [
-            "Server", "Pipeline", "TestSupport", .product(name: "HummingbirdTesting", package: "hummingbird"),
+            "Server", "Pipeline", "LipSync", "Avatar", "Media", "SpeechSynthesis", "TestSupport",
+            .product(name: "HummingbirdTesting", package: "hummingbird"),
             .product(name: "HTTPTypes", package: "swift-http-types"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "CLITests", dependencies: ["LipSyncCLI", "TestSupport"]),
     ]

@@ -4,7 +4,7 @@ import Foundation
 
 /// A model compiled for a device, with a pool of infer requests so several inferences can be in
 /// flight at once. Inference blocks a thread for its whole duration, so the async API runs it on a
-/// dedicated dispatch queue, never on Swift's cooperative pool.
+/// dedicated dispatch queue, never on Swift's cooperative pool, and only once a request is free.
 public final class CompiledModel: @unchecked Sendable {
     public let file: URL
     public let options: CompileOptions
@@ -54,26 +54,36 @@ public final class CompiledModel: @unchecked Sendable {
         return Int(String(cString: value!)) ?? 1
     }
 
-    /// Runs one inference, blocking the calling thread. Inputs are matched by name.
+    /// Runs one inference, blocking the calling thread (for code already on a dispatch thread, such as
+    /// avatar analysis). Inputs are matched by name.
     public func inferBlocking(_ inputs: [String: Tensor]) throws -> [String: Tensor] {
+        try check(inputs)
+        let request = pool.acquireBlocking()
+        defer { pool.release(request) }
+        return try run(request, inputs: inputs)
+    }
+
+    /// Runs one inference; up to `concurrentRequests` run at once. A caller waiting for a free request
+    /// is a suspended task, not a parked thread: only running inferences occupy the model's queue.
+    public func infer(_ inputs: [String: Tensor]) async throws -> [String: Tensor] {
+        try check(inputs)
+        nonisolated(unsafe) let request = await pool.acquire()  // used by one inference at a time
+        return try await withCheckedThrowingContinuation { continuation in
+            queue.async {
+                let result = Result { try self.run(request, inputs: inputs) }
+                self.pool.release(request)
+                continuation.resume(with: result)
+            }
+        }
+    }
+
+    private func check(_ inputs: [String: Tensor]) throws {
         for info in self.inputs {
             guard let tensor = inputs[info.name] else {
                 throw InferenceError("input '\(info.name)' missing; the model takes \(self.inputs.map(\.description).joined(separator: ", "))")
             }
             guard info.accepts(tensor.shape) else {
                 throw InferenceError("input '\(info.name)' has shape \(tensor.shape); the model takes \(info)")
-            }
-        }
-        let request = pool.acquire()
-        defer { pool.release(request) }
-        return try run(request, inputs: inputs)
-    }
-
-    /// Runs one inference on the model's own queue; up to `concurrentRequests` run at once.
-    public func infer(_ inputs: [String: Tensor]) async throws -> [String: Tensor] {
-        try await withCheckedThrowingContinuation { continuation in
-            queue.async {
-                continuation.resume(with: Result { try self.inferBlocking(inputs) })
             }
         }
     }
@@ -115,26 +125,72 @@ public final class CompiledModel: @unchecked Sendable {
     }
 }
 
-/// Free infer requests; `acquire` blocks (on a dispatch thread) until one is free.
+/// Free infer requests. Waiters (async tasks or blocked dispatch threads) are served in order; a
+/// released request goes straight to the first of them.
 final class RequestPool: @unchecked Sendable {
     let requests: [OpaquePointer]
     private var free: [OpaquePointer]
+    private var waiters: [(OpaquePointer) -> Void] = []
     private let lock = NSLock()
-    private let available: DispatchSemaphore
 
     init(_ requests: [OpaquePointer]) {
         self.requests = requests
         free = requests
-        available = DispatchSemaphore(value: requests.count)
     }
 
-    func acquire() -> OpaquePointer {
-        available.wait()
-        return lock.withLock { free.removeLast() }
+    /// A free request, suspending the task until one is.
+    func acquire() async -> OpaquePointer {
+        let handle = await withCheckedContinuation { (continuation: CheckedContinuation<Handle, Never>) in
+            let request: OpaquePointer? = lock.withLock {
+                if let request = free.popLast() { return request }
+                waiters.append { continuation.resume(returning: Handle(pointer: $0)) }
+                return nil
+            }
+            if let request { continuation.resume(returning: Handle(pointer: request)) }
+        }
+        return handle.pointer
+    }
+
+    /// A free request, blocking the calling thread until one is.
+    func acquireBlocking() -> OpaquePointer {
+        let handoff = Handoff()
+        let request: OpaquePointer? = lock.withLock {
+            if let request = free.popLast() { return request }
+            waiters.append { handoff.give($0) }
+            return nil
+        }
+        return request ?? handoff.take()
     }
 
     func release(_ request: OpaquePointer) {
-        lock.withLock { free.append(request) }
-        available.signal()
+        let waiter: ((OpaquePointer) -> Void)? = lock.withLock {
+            if waiters.isEmpty {
+                free.append(request)
+                return nil
+            }
+            return waiters.removeFirst()
+        }
+        waiter?(request)
+    }
+
+    /// A request crossing from the releasing thread to the waiting task (one owner at a time).
+    private struct Handle: @unchecked Sendable {
+        let pointer: OpaquePointer
+    }
+
+    /// Passes one request to a blocked thread.
+    private final class Handoff: @unchecked Sendable {
+        private let semaphore = DispatchSemaphore(value: 0)
+        private var request: OpaquePointer?
+
+        func give(_ request: OpaquePointer) {
+            self.request = request
+            semaphore.signal()
+        }
+
+        func take() -> OpaquePointer {
+            semaphore.wait()
+            return request!
+        }
     }
 }

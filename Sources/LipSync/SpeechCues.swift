@@ -23,6 +23,9 @@ public final class SpeechCues: Sendable {
     public let loudness: [Float]
     /// Zero-crossing rate per video frame in [0, 1]: high for hiss and spread vowels, low for rounded ones.
     public let brightness: [Float]
+    /// The mouth shape of every frame, computed with the cues: engines read it and keep no state of
+    /// their own per utterance.
+    public let mouth: MouthTrack
 
     public init(fps: Double, duration: Double, phonemes: [Phoneme]?, loudness: [Float], brightness: [Float]) {
         self.fps = fps
@@ -30,6 +33,8 @@ public final class SpeechCues: Sendable {
         self.phonemes = phonemes
         self.loudness = loudness
         self.brightness = brightness
+        mouth = MouthTrack(MouthTrack.Source(fps: fps, duration: duration, phonemes: phonemes, loudness: loudness,
+                                             brightness: brightness))
     }
 
     /// Measures loudness and brightness of mono `samples` over windows centred on each video frame.

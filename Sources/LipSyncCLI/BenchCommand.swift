@@ -3,6 +3,8 @@ import Foundation
 import Imaging
 import Inference
 import LipSync
+import Media
+import Pipeline
 
 struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -66,21 +68,24 @@ struct InferenceBench: AsyncParsableCommand {
             }
         }
 
-        // Two models loaded and running at once (as GAN + NOGAN do in parallel mode), batch 8.
-        let pairBatch = 8
-        let pair = try (0..<2).map { _ in
-            try whole(file, options: CompileOptions(hint: .latency, threads: max(1, threadCount / 2), batchSize: pairBatch,
-                                                    cpuPinning: false), runtime: runtime)
-        }
-        let both = try await measure(pair, batch: pairBatch)
-        print(row("two models at once", "\(pairBatch)", "1+1", format(both.framesPerSecond),
+        // The engine policy (what the CLI and the server compile), then two models at once with it, as
+        // GAN + NOGAN run in split mode.
+        var policy = EnginePolicy()
+        policy.threads = threads
+        let policyBatch = policy.batchSize
+        let single = try await measure([try whole(file, options: policy.compileOptions, runtime: runtime)], batch: policyBatch)
+        print(row("engine policy, one model", "\(policyBatch)", "\(policy.workers)", format(single.framesPerSecond),
+                  format(single.framesPerSecond * gflopPerFrame, digits: 1), format(single.millisecondsPerCall, digits: 0)))
+        let pair = try (0..<2).map { _ in try whole(file, options: policy.compileOptions, runtime: runtime) }
+        let both = try await measure(pair, batch: policyBatch)
+        print(row("engine policy, two models", "\(policyBatch)", "1+1", format(both.framesPerSecond),
                   format(both.framesPerSecond * gflopPerFrame, digits: 1), format(both.millisecondsPerCall, digits: 0)))
 
         guard !skipOnnxruntime else { return }
         let ortBatch = 8
         let python = ProjectPaths.root.appendingPathComponent(".venv/bin/python")
         let script = ProjectPaths.root.appendingPathComponent("scripts/bench_onnxruntime.py")
-        let output = try Subprocess.run(python, [script.path, file.path, "--batch", "\(ortBatch)",
+        let output = try Tool.run(python, [script.path, file.path, "--batch", "\(ortBatch)",
                                                   "--threads", "\(threadCount)", "--seconds", "\(seconds)"])
         guard let fps = output.split(separator: "=").last.flatMap({ Double($0.trimmingCharacters(in: .whitespacesAndNewlines)) }) else {
             throw ValidationError("could not read onnxruntime's result: \(output)")
@@ -149,23 +154,9 @@ struct InferenceBench: AsyncParsableCommand {
     }
 }
 
-/// Runs a helper program and returns its standard output; fails with its standard error.
-enum Subprocess {
+/// Runs a helper program through the project's one process runner and returns its stdout as text.
+enum Tool {
     static func run(_ executable: URL, _ arguments: [String]) throws -> String {
-        let process = Process()
-        process.executableURL = executable
-        process.arguments = arguments
-        let out = Pipe()
-        let err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        let errors = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw ValidationError("\(executable.lastPathComponent) \(arguments.first ?? "") failed: \(String(decoding: errors, as: UTF8.self))")
-        }
-        return String(decoding: data, as: UTF8.self)
+        String(decoding: try ToolProcess.runBlocking(executable, arguments), as: UTF8.self)
     }
 }

@@ -84,7 +84,7 @@ struct EndToEndBench: AsyncParsableCommand {
     func timed(_ executable: URL, _ arguments: [String]) throws -> Run {
         let timing = FileManager.default.temporaryDirectory.appendingPathComponent("lipsync-time-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: timing) }
-        let output = try Subprocess.run(URL(fileURLWithPath: "/usr/bin/time"), ["-f", "%e %M", "-o", timing.path, executable.path] + arguments)
+        let output = try Tool.run(URL(fileURLWithPath: "/usr/bin/time"), ["-f", "%e %M", "-o", timing.path, executable.path] + arguments)
         let fields = try String(contentsOf: timing, encoding: .utf8).split(whereSeparator: \.isWhitespace)
         guard fields.count >= 2, let seconds = Double(fields[fields.count - 2]), let kilobytes = Double(fields[fields.count - 1]) else {
             throw ValidationError("could not read /usr/bin/time's figures")

@@ -79,16 +79,33 @@ struct GenerateCommand: AsyncParsableCommand {
     @Option(help: "Parallel mode: number of chunks (default: chosen from the duration and the workers).")
     var chunks: Int?
 
-    @Option(help: "Parallel mode: workers in same mode.")
+    @Option(help: "Parallel mode: workers in same mode (they share one model).")
     var workers: Int = 2
 
     @Option(help: "Parallel mode: below this many seconds of speech, run as one piece.")
     var minParallelDuration: Double = 10
 
+    var options: GenerationOptions {
+        GenerationOptions(fps: fps, encoder: EncoderSettings(preset: preset, crf: crf), reuseSilence: !noSilenceReuse)
+    }
+
+    var policy: EnginePolicy { EnginePolicy(workers: workers) }
+
+    /// Everything checkable before any work starts: bad options are a message and exit code 64, never a crash.
     func validate() throws {
         guard textInput.isGiven != (audio != nil) else {
             throw ValidationError("give the text with --text or --text-file, or a recording with --audio (one of them)")
         }
+        do {
+            try options.validate()
+            try policy.validate()
+        } catch {
+            throw ValidationError("\(error)")
+        }
+        if let chunks, !(1...ParallelOptions.maxChunks).contains(chunks) {
+            throw ValidationError("--chunks must be in 1...\(ParallelOptions.maxChunks), got \(chunks)")
+        }
+        guard minParallelDuration >= 0 else { throw ValidationError("--min-parallel-duration must not be negative") }
     }
 
     func run() async throws {
@@ -100,18 +117,14 @@ struct GenerateCommand: AsyncParsableCommand {
             source = .text(SpeechRequest(text: text, language: speech.language, voice: speech.voice, wordsPerMinute: speech.rate))
         }
         let runtime = try InferenceRuntime.shared.get()
-        let catalog = models.catalog
-        let cores = ProcessInfo.processInfo.activeProcessorCount
+        let engines = EngineSet(catalog: models.catalog, policy: policy, runtime: runtime, loadsOnDemand: true)
         let synthesizer = try EspeakSynthesizer(limits: SpeechLimits(maxCharacters: speech.maxCharacters))
         let generator = Generator(synthesizer: synthesizer, avatars: avatarOptions.locations.store(runtime: runtime))
-        let options = GenerationOptions(fps: fps, encoder: EncoderSettings(preset: preset, crf: crf), reuseSilence: !noSilenceReuse)
         let bar = ProgressBar()
         let destination = URL(fileURLWithPath: output)
 
         guard parallel else {
-            let engine = try EngineChoice.resolve(engine: self.engine, model: model, catalog: catalog) {
-                try catalog.load($0, runtime: runtime)
-            }
+            let engine = try engines.engine(engine: self.engine, model: model)
             let result = try await generator.generate(source, avatar: avatarOptions.locations.avatarFile, engine: engine,
                                                       output: destination, options: options, progress: { bar.update($0) })
             bar.finish()
@@ -119,35 +132,17 @@ struct GenerateCommand: AsyncParsableCommand {
             return
         }
 
-        // Parallel: split needs both Wav2Lip models; each then gets half the cores. Same shares one model
-        // among the workers through that many infer requests.
-        let installed = catalog.installed().map(\.name)
-        let canSplit = EngineChoice.canSplit(installed: installed, engine: self.engine, model: model)
-        let assignment = assign ?? (canSplit ? .split : .same)
-        var engines: [any LipSyncEngine] = []
-        if assignment == .split {
-            guard canSplit else {
-                throw ValidationError("--assign split needs both wav2lip.onnx and wav2lip_gan.onnx in \(catalog.directory.path) (installed: \(installed.joined(separator: ", ")))")
-            }
-            let threads = max(1, cores / 2)
-            engines = try EngineChoice.splitModels.map {
-                try catalog.load($0, options: CompileOptions(threads: threads, batchSize: 8, cpuPinning: false), runtime: runtime)
-            }
-        } else {
-            engines = [try EngineChoice.resolve(engine: self.engine, model: model, catalog: catalog) {
-                try catalog.load($0, options: CompileOptions(hint: .throughput, batchSize: 8, requests: workers), runtime: runtime)
-            }]
-        }
+        let workers = try engines.parallelWorkers(engine: self.engine, model: model, assignment: assign)
         let (result, report) = try await ParallelGenerator(generator: generator).generate(
-            source, avatar: avatarOptions.locations.avatarFile, engines: engines, output: destination, options: options,
-            parallel: ParallelOptions(assignment: assignment, chunks: chunks, minimumDuration: minParallelDuration, workers: workers),
+            source, avatar: avatarOptions.locations.avatarFile, engines: workers.engines, output: destination, options: options,
+            parallel: engines.parallelOptions(workers, chunks: chunks, minimumDuration: minParallelDuration),
             progress: { bar.update($0) })
         bar.finish()
         printSummary(result)
         if let reason = report.fallbackReason {
             print("parallel mode not used: \(reason); ran as regular")
         } else {
-            print("parallel (\(report.assignment.rawValue)): \(report.chunks.count) chunks, split \(format(report.split, digits: 3)) s, concat \(format(report.concat, digits: 3)) s")
+            print("parallel (\(report.assignment.rawValue)): \(report.chunks.count) chunks, planning \(format(report.planning, digits: 3)) s, concat \(format(report.concat, digits: 3)) s")
             print("chunk  worker  model            frames   start     end")
             for chunk in report.chunks {
                 print("\(String(chunk.index).padding(toLength: 6, withPad: " ", startingAt: 0)) \(String(chunk.worker).padding(toLength: 7, withPad: " ", startingAt: 0)) \(chunk.model.padding(toLength: 16, withPad: " ", startingAt: 0)) \(String(chunk.frames).padding(toLength: 8, withPad: " ", startingAt: 0)) \(format(chunk.start)) \(format(chunk.end))")

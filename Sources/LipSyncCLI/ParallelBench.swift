@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Inference
 import LipSync
+import Media
 import Pipeline
 import SpeechSynthesis
 
@@ -21,7 +22,7 @@ struct ParallelBench: AsyncParsableCommand {
     @Option(help: "Wav2Lip model file (split mode loads it twice, as GAN and NOGAN stand-ins).")
     var model: String = ".cache/models/wav2lip_random.onnx"
 
-    @Option(help: "Parallel assignment: split (two models) or same.")
+    @Option(help: "Parallel assignment for wav2lip: split (two models) or same (the viseme engine always runs same).")
     var assign: WorkerAssignment = .split
 
     @OptionGroup var avatarOptions: AvatarOptions
@@ -34,29 +35,26 @@ struct ParallelBench: AsyncParsableCommand {
         let generator = Generator(synthesizer: synthesizer, avatars: avatarOptions.locations.store(runtime: runtime))
         let parallel = ParallelGenerator(generator: generator)
 
-        let regularEngine: any LipSyncEngine
-        var parallelEngines: [any LipSyncEngine]
-        switch engine {
-        case "viseme":
-            regularEngine = VisemeEngine()
-            parallelEngines = assign == .split ? [VisemeEngine(), VisemeEngine()] : [regularEngine]
-        case "wav2lip":
-            let url = URL(fileURLWithPath: model)
-            regularEngine = try Wav2LipEngine(name: "wav2lip", model: try runtime.compile(url, options: CompileOptions(batchSize: 8)))
-            if assign == .split {
-                parallelEngines = try ["wav2lip", "wav2lip_gan"].map {
-                    try Wav2LipEngine(name: $0, model: try runtime.compile(url, options: CompileOptions(threads: max(1, cores / 2), batchSize: 8, cpuPinning: false)))
-                }
-            } else {
-                parallelEngines = [try Wav2LipEngine(name: "wav2lip", model: try runtime.compile(url, options: CompileOptions(hint: .throughput, batchSize: 8, requests: 2)))]
+        // The engines come from the same policy as the server's: a models folder where the test model
+        // stands in for both wav2lip (NOGAN) and wav2lip_gan (GAN).
+        let modelsFolder = try ScratchSpace.makeFolder("lipsync-bench-models")
+        defer { try? FileManager.default.removeItem(at: modelsFolder) }
+        if engine == "wav2lip" {
+            let file = URL(fileURLWithPath: model)
+            for name in EngineSet.splitModels {
+                try FileManager.default.createSymbolicLink(at: modelsFolder.appendingPathComponent("\(name).onnx"), withDestinationURL: file)
             }
-        default:
+        } else if engine != "viseme" {
             throw ValidationError("--engine is viseme or wav2lip")
         }
+        let engines = EngineSet(catalog: ModelCatalog(directory: modelsFolder), runtime: runtime, loadsOnDemand: false)
+        if let failure = engines.preloadInstalled().values.first { throw ValidationError(failure) }
+        let regularEngine = try engines.engine(engine: engine, model: nil)
+        let workers = try engines.parallelWorkers(engine: engine, model: nil, assignment: engine == "viseme" ? .same : assign)
 
-        print("engine \(engine), parallel assignment \(assign.rawValue), \(cores) cores, avatar \(avatarOptions.locations.avatarFile.lastPathComponent)")
+        print("engine \(engine), parallel assignment \(workers.assignment.rawValue), \(cores) cores, avatar \(avatarOptions.locations.avatarFile.lastPathComponent)")
         print("speech(s)  frames  regular(s)  parallel(s)  speed-up  chunks  note")
-        let output = FileManager.default.temporaryDirectory.appendingPathComponent("lipsync-bench-\(UUID().uuidString).mp4")
+        let output = ScratchSpace.directory.appendingPathComponent("lipsync-bench-\(UUID().uuidString).mp4")
         defer { try? FileManager.default.removeItem(at: output) }
         for target in targets {
             let text = try await BenchText.russian(seconds: target, synthesizer: synthesizer)
@@ -65,8 +63,8 @@ struct ParallelBench: AsyncParsableCommand {
             _ = try await generator.generate(.text(SpeechRequest(text: "Проверка.", language: "ru")),
                                              avatar: avatarOptions.locations.avatarFile, engine: regularEngine, output: output)
             let regular = try await generator.generate(source, avatar: avatarOptions.locations.avatarFile, engine: regularEngine, output: output)
-            let (split, report) = try await parallel.generate(source, avatar: avatarOptions.locations.avatarFile, engines: parallelEngines,
-                                                               output: output, parallel: ParallelOptions(assignment: assign))
+            let (split, report) = try await parallel.generate(source, avatar: avatarOptions.locations.avatarFile, engines: workers.engines,
+                                                               output: output, parallel: engines.parallelOptions(workers))
             let speedUp = regular.timings.total / split.timings.total
             let note = report.fallbackReason.map { "ran as regular: \($0)" } ?? report.chunks.map(\.model).joined(separator: ",")
             print([format(regular.audioDuration, digits: 1).leftPadded(9), String(regular.frameCount).leftPadded(7),

@@ -1,53 +1,49 @@
 import ArgumentParser
 import Foundation
-import Hummingbird
 import Logging
 import Server
 
 struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "serve",
-        abstract: "Run the HTTP service (POST /api/generate, /api/generate_parallel, GET /parallel_test, ...)."
+        abstract: "Run the HTTP service (POST /api/generate, /api/generate_parallel, GET /parallel_test, /openapi.json, ...).",
+        discussion: """
+        Every option can also be set in the environment as LIPSYNC_<NAME> (e.g. LIPSYNC_MAX_JOBS=2); the \
+        command line wins over the environment, which wins over the defaults.
+        """
     )
 
-    @Option(help: "Address to listen on.")
-    var host: String = "0.0.0.0"
+    @Option(help: "Address to listen on (default 0.0.0.0).") var host: String?
+    @Option(help: "Port to listen on (default 3000).") var port: String?
+    @Option(help: "Folder with wav2lip.onnx / wav2lip_gan.onnx (default: models/ in the project).") var models: String?
+    @Option(help: "Default avatar image or video (default: the bundled astronaut.png).") var avatar: String?
+    @Option(help: "Folder for videos, uploaded avatars and temporary files (default: .cache/data in the project).") var dataDir: String?
+    @Option(help: "Generations running at once (default 1).") var maxJobs: String?
+    @Option(help: "Generations allowed to wait for a slot; beyond that requests get 429 (default 4).") var maxQueue: String?
+    @Option(help: "Longest text accepted, in characters (default 5000).") var maxCharacters: String?
+    @Option(help: "Largest avatar upload, in megabytes (default 50).") var maxUploadMb: String?
+    @Option(help: "Seconds a finished video is kept (default 600).") var videoLifetime: String?
+    @Option(help: "Parallel workers in same mode (default 2).") var workers: String?
+    @Option(help: "Seconds background jobs get to finish at shutdown before they are cancelled (default 30).") var drainTimeout: String?
 
-    @Option(help: "Port to listen on.")
-    var port: Int = 3000
-
-    @OptionGroup var models: ModelOptions
-
-    @Option(help: "Default avatar image or video (default: the bundled astronaut.png).")
-    var avatar: String?
-
-    @Option(help: "Generations running at once.")
-    var maxJobs: Int = 1
-
-    @Option(help: "Generations allowed to wait for a slot; beyond that requests get 429.")
-    var maxQueue: Int = 4
-
-    @Option(help: "Longest text accepted, in characters.")
-    var maxCharacters: Int = 5_000
-
-    @Option(help: "Largest avatar upload, in megabytes.")
-    var maxUploadMB: Int = 50
+    var given: [ServerSetting: String] {
+        let values: [(ServerSetting, String?)] = [
+            (.host, host), (.port, port), (.models, models), (.avatar, avatar), (.dataDir, dataDir), (.maxJobs, maxJobs),
+            (.maxQueue, maxQueue), (.maxCharacters, maxCharacters), (.maxUploadMB, maxUploadMb), (.videoLifetime, videoLifetime),
+            (.workers, workers), (.drainTimeout, drainTimeout),
+        ]
+        return Dictionary(uniqueKeysWithValues: values.compactMap { setting, value in value.map { (setting, $0) } })
+    }
 
     func run() async throws {
-        var configuration = ServerConfiguration.project(root: ProjectPaths.root)
-        configuration.host = host
-        configuration.port = port
-        configuration.modelsDirectory = models.catalog.directory
-        if let avatar { configuration.defaultAvatar = URL(fileURLWithPath: avatar) }
-        configuration.maxConcurrentJobs = maxJobs
-        configuration.maxQueuedJobs = maxQueue
-        configuration.maxTextCharacters = maxCharacters
-        configuration.maxUploadBytes = maxUploadMB * 1024 * 1024
+        let configuration: ServerConfiguration
+        do {
+            configuration = try ServerConfiguration.resolve(arguments: given, projectRoot: ProjectPaths.root)
+        } catch let error as ConfigurationError {
+            throw ValidationError(error.description)
+        }
         var logger = Logger(label: "lipsync")
         logger.logLevel = .info
-        let service = try await LipSyncService(configuration: configuration, logger: logger)
-        defer { service.cleanUp() }
-        logger.info("listening on http://\(host):\(port) — test page: /parallel_test")
-        try await buildApplication(service: service, logger: logger).runService()
+        try await runServer(configuration: configuration, logger: logger)
     }
 }

@@ -6,12 +6,15 @@ public enum MediaError: Error, CustomStringConvertible, Equatable {
     case toolMissing(String)
     case unreadable(file: String, reason: String)
     case ffmpegFailed(String)
+    /// A helper program (ffmpeg, ffprobe, python, ...) exited with an error; `message` is the end of its stderr.
+    case toolFailed(tool: String, message: String)
 
     public var description: String {
         switch self {
         case .toolMissing(let tool): return "\(tool) is not installed (run scripts/setup.sh)"
         case .unreadable(let file, let reason): return "cannot read \(file): \(reason)"
         case .ffmpegFailed(let message): return "ffmpeg failed: \(message)"
+        case .toolFailed(let tool, let message): return "\(tool) failed: \(message)"
         }
     }
 }
@@ -38,32 +41,19 @@ public struct MediaInfo: Sendable, Equatable {
 
 /// ffmpeg and ffprobe as subprocesses (Debian's, found on PATH).
 public enum FFmpeg {
-    static func tool(_ name: String) throws -> URL {
-        for directory in (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":") {
-            let url = URL(fileURLWithPath: String(directory)).appendingPathComponent(name)
-            if FileManager.default.isExecutableFile(atPath: url.path) { return url }
-        }
-        throw MediaError.toolMissing(name)
-    }
+    static func tool(_ name: String) throws -> URL { try ToolProcess.locate(name) }
 
-    /// Runs a tool to completion; stderr goes to a file so a chatty tool can never block on a full pipe.
+    /// Runs ffmpeg or ffprobe to completion on the calling thread (which must not be one of Swift's
+    /// cooperative pool: avatar analysis runs on a dispatch thread); returns stdout.
     @discardableResult
     public static func run(_ name: String, _ arguments: [String], stdin: FileHandle? = nil) throws -> Data {
-        let process = Process()
-        process.executableURL = try tool(name)
-        process.arguments = arguments
-        let out = Pipe()
-        let errorLog = try TemporaryFile(suffix: ".log")
-        process.standardOutput = out
-        process.standardError = try FileHandle(forWritingTo: errorLog.url)
-        process.standardInput = stdin ?? FileHandle.nullDevice
-        try process.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw MediaError.ffmpegFailed(errorLog.lastLines())
-        }
-        return data
+        try ToolProcess.runBlocking(try tool(name), arguments, stdin: stdin)
+    }
+
+    /// The same, awaited without blocking the cooperative pool; cancelling the task stops the tool.
+    @discardableResult
+    public static func run(_ name: String, _ arguments: [String]) async throws -> Data {
+        try await ToolProcess.run(try tool(name), arguments)
     }
 
     public static func probe(_ url: URL) throws -> MediaInfo {
@@ -73,7 +63,7 @@ public enum FFmpeg {
         let data: Data
         do {
             data = try run("ffprobe", ["-v", "error", "-print_format", "json", "-show_streams", "-show_format", url.path])
-        } catch MediaError.ffmpegFailed(let message) {
+        } catch MediaError.toolFailed(_, let message) {
             throw MediaError.unreadable(file: url.lastPathComponent, reason: message.isEmpty ? "not a media file" : message)
         }
         struct Probe: Decodable {
@@ -137,16 +127,11 @@ public enum FFmpeg {
         guard let width = info.width, let height = info.height else {
             throw MediaError.unreadable(file: url.lastPathComponent, reason: "no video in it")
         }
-        let process = Process()
-        process.executableURL = try tool("ffmpeg")
-        process.arguments = ["-v", "error", "-i", url.path, "-f", "rawvideo", "-pix_fmt", "rgb24", "-"]
         let out = Pipe()
-        let errorLog = try TemporaryFile(suffix: ".log")
-        process.standardOutput = out
-        process.standardError = try FileHandle(forWritingTo: errorLog.url)
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        defer { if process.isRunning { process.terminate() }; process.waitUntilExit() }
+        let decoder = try ToolProcess(try tool("ffmpeg"), ["-v", "error", "-i", url.path, "-f", "rawvideo", "-pix_fmt", "rgb24", "-"],
+                                      stdout: out)
+        let process = decoder.process
+        defer { decoder.terminate(); process.waitUntilExit() }
         let frameBytes = width * height * 3
         var index = 0
         while let data = try out.fileHandleForReading.read(exactly: frameBytes) {
@@ -154,14 +139,21 @@ public enum FFmpeg {
             index += 1
         }
         process.waitUntilExit()
-        guard process.terminationStatus == 0 else { throw MediaError.ffmpegFailed(errorLog.lastLines()) }
+        guard process.terminationStatus == 0 else { throw MediaError.ffmpegFailed(decoder.errorTail) }
     }
 
     /// Decodes the audio of any file ffmpeg reads to mono float samples at `sampleRate`.
-    public static func decodeAudio(_ url: URL, sampleRate: Int) throws -> AudioBuffer {
-        let info = try probe(url)
-        guard info.hasAudio else { throw MediaError.unreadable(file: url.lastPathComponent, reason: "no audio stream") }
-        let data = try run("ffmpeg", ["-v", "error", "-i", url.path, "-vn", "-ac", "1", "-ar", "\(sampleRate)", "-f", "f32le", "-"])
+    public static func decodeAudio(_ url: URL, sampleRate: Int) async throws -> AudioBuffer {
+        guard FileManager.default.isReadableFile(atPath: url.path) else {
+            throw MediaError.unreadable(file: url.lastPathComponent, reason: "no such file")
+        }
+        let data: Data
+        do {
+            data = try await run("ffmpeg", ["-v", "error", "-i", url.path, "-vn", "-ac", "1", "-ar", "\(sampleRate)", "-f", "f32le", "-"])
+        } catch MediaError.toolFailed(_, let message) {
+            throw MediaError.unreadable(file: url.lastPathComponent, reason: message.isEmpty ? "not a media file" : message)
+        }
+        guard !data.isEmpty else { throw MediaError.unreadable(file: url.lastPathComponent, reason: "no audio stream") }
         let samples = data.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
         return AudioBuffer(samples: samples, sampleRate: sampleRate)
     }
@@ -189,12 +181,12 @@ extension FileHandle {
     }
 }
 
-/// A file in the temporary directory, removed when this value is released.
+/// A file in the scratch directory, removed when this value is released.
 public final class TemporaryFile: @unchecked Sendable {
     public let url: URL
 
     public init(suffix: String = "") throws {
-        url = FileManager.default.temporaryDirectory.appendingPathComponent("lipsync-\(UUID().uuidString)\(suffix)")
+        url = ScratchSpace.directory.appendingPathComponent("lipsync-\(UUID().uuidString)\(suffix)")
         guard FileManager.default.createFile(atPath: url.path, contents: nil) else {
             throw MediaError.unreadable(file: url.path, reason: "cannot create a temporary file")
         }
@@ -203,7 +195,7 @@ public final class TemporaryFile: @unchecked Sendable {
     deinit { try? FileManager.default.removeItem(at: url) }
 
     /// The end of a log file, for error messages.
-    func lastLines(_ count: Int = 6) -> String {
+    public func lastLines(_ count: Int = 6) -> String {
         let text = (try? String(contentsOf: url, encoding: .utf8)) ?? ""
         return text.split(separator: "\n").suffix(count).joined(separator: "\n")
     }

@@ -27,9 +27,8 @@ public final class VideoEncoder: @unchecked Sendable {
     public let fps: Double
     public let output: URL
 
-    private let process: Process
+    private let tool: ToolProcess
     private let input: FileHandle
-    private let errorLog: TemporaryFile
     private let queue = DispatchQueue(label: "lipsync.encoder")
     private var framesWritten = 0
     private var failure: Error?
@@ -39,7 +38,10 @@ public final class VideoEncoder: @unchecked Sendable {
     ///   - keyframeOnlyAtStart: one keyframe at frame 0, as concatenated segments need; otherwise x264 decides.
     public init(output: URL, width: Int, height: Int, fps: Double, audio: URL? = nil,
                 settings: EncoderSettings = EncoderSettings(), keyframeOnlyAtStart: Bool = false) throws {
-        precondition(width % 2 == 0 && height % 2 == 0, "yuv420p needs even dimensions, got \(width)x\(height)")
+        guard width > 0, height > 0, width % 2 == 0, height % 2 == 0 else {
+            throw MediaError.ffmpegFailed("H.264 yuv420p needs positive even dimensions, got \(width)x\(height)")
+        }
+        guard fps > 0, fps <= 240 else { throw MediaError.ffmpegFailed("frame rate must be in (0, 240], got \(fps)") }
         self.width = width
         self.height = height
         self.fps = fps
@@ -54,20 +56,13 @@ public final class VideoEncoder: @unchecked Sendable {
         if keyframeOnlyAtStart { arguments += ["-g", "100000", "-keyint_min", "100000", "-sc_threshold", "0", "-bf", "0"] }
         arguments.append(output.path)
 
-        process = Process()
-        process.executableURL = try FFmpeg.tool("ffmpeg")
-        process.arguments = arguments
         let pipe = Pipe()
-        errorLog = try TemporaryFile(suffix: ".log")
-        process.standardInput = pipe
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = try FileHandle(forWritingTo: errorLog.url)
-        try process.run()
+        tool = try ToolProcess(try FFmpeg.tool("ffmpeg"), arguments, stdin: pipe)
         input = pipe.fileHandleForWriting
     }
 
     deinit {
-        if process.isRunning { process.terminate() }
+        tool.terminate()
     }
 
     /// Queues a frame for encoding; returns once ffmpeg has taken it.
@@ -87,7 +82,7 @@ public final class VideoEncoder: @unchecked Sendable {
             try frame.pixels.withUnsafeBytes { try input.write(contentsOf: Data(bytesNoCopy: UnsafeMutableRawPointer(mutating: $0.baseAddress!), count: $0.count, deallocator: .none)) }
             framesWritten += 1
         } catch {
-            failure = MediaError.ffmpegFailed("encoder stopped taking frames: \(errorLog.lastLines())")
+            failure = MediaError.ffmpegFailed("encoder stopped taking frames: \(tool.errorTail)")
             throw failure!
         }
     }
@@ -98,9 +93,9 @@ public final class VideoEncoder: @unchecked Sendable {
             queue.async {
                 continuation.resume(with: Result {
                     try? self.input.close()
-                    self.process.waitUntilExit()
-                    guard self.process.terminationStatus == 0 else {
-                        throw MediaError.ffmpegFailed(self.errorLog.lastLines())
+                    self.tool.process.waitUntilExit()
+                    guard self.tool.process.terminationStatus == 0 else {
+                        throw MediaError.ffmpegFailed(self.tool.errorTail)
                     }
                     if let failure = self.failure { throw failure }
                     return self.framesWritten
@@ -109,13 +104,14 @@ public final class VideoEncoder: @unchecked Sendable {
         }
     }
 
-    /// Stops ffmpeg and removes the partial output.
+    /// Stops ffmpeg and removes the partial output. Returns at once: the stopping happens on the
+    /// encoder's queue, after any write in progress.
     public func cancel() {
-        queue.sync {
-            try? input.close()
-            if process.isRunning { process.terminate() }
-            process.waitUntilExit()
-            try? FileManager.default.removeItem(at: output)
+        queue.async {
+            try? self.input.close()
+            self.tool.terminate()
+            self.tool.process.waitUntilExit()
+            try? FileManager.default.removeItem(at: self.output)
         }
     }
 }

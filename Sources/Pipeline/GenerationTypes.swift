@@ -21,6 +21,16 @@ public struct GenerationOptions: Sendable {
         self.encoder = encoder
         self.reuseSilence = reuseSilence
     }
+
+    /// Checks the options every generation path relies on, before any work starts.
+    public func validate() throws {
+        guard fps >= 1 && fps <= 60 else { throw GenerationError.invalidOptions("fps must be in 1...60, got \(fps)") }
+        guard (0...51).contains(encoder.crf) else { throw GenerationError.invalidOptions("crf must be in 0...51, got \(encoder.crf)") }
+        let presets = ["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow"]
+        guard presets.contains(encoder.preset) else {
+            throw GenerationError.invalidOptions("unknown x264 preset '\(encoder.preset)'; choose one of \(presets.joined(separator: ", "))")
+        }
+    }
 }
 
 /// Seconds spent per stage. Stages overlap (inference, compositing and encoding run concurrently), so
@@ -64,6 +74,12 @@ public struct GenerationProgress: Sendable {
     public var stage: String
     public var framesDone: Int
     public var framesTotal: Int
+
+    public init(stage: String, framesDone: Int, framesTotal: Int) {
+        self.stage = stage
+        self.framesDone = framesDone
+        self.framesTotal = framesTotal
+    }
 }
 
 public typealias ProgressHandler = @Sendable (GenerationProgress) -> Void

@@ -18,9 +18,7 @@ public final class Generator: Sendable {
     public func generate(_ source: GenerationSource, avatar avatarFile: URL, engine: any LipSyncEngine, output: URL,
                          options: GenerationOptions = GenerationOptions(),
                          progress: ProgressHandler? = nil) async throws -> GenerationResult {
-        guard options.fps > 0 && options.fps <= 60 else {
-            throw GenerationError.invalidOptions("fps must be in 1...60, got \(options.fps)")
-        }
+        try options.validate()
         let total = Stopwatch()
         var timings = StageTimings()
         progress?(GenerationProgress(stage: "speech", framesDone: 0, framesTotal: 0))

@@ -12,6 +12,9 @@ public enum WorkerAssignment: String, Sendable, CaseIterable, Codable {
 }
 
 public struct ParallelOptions: Sendable {
+    /// The most chunks (and workers) a generation may be split into.
+    public static let maxChunks = 16
+
     public var assignment: WorkerAssignment
     /// Forced number of chunks (nil: smart split).
     public var chunks: Int?
@@ -43,8 +46,8 @@ public struct ChunkReport: Sendable, Codable, Equatable {
 public struct ParallelReport: Sendable, Codable, Equatable {
     public var assignment: WorkerAssignment
     public var chunks: [ChunkReport]
-    /// Planning the chunks.
-    public var split: Double
+    /// Seconds spent planning the chunks.
+    public var planning: Double
     /// Joining the segments and muxing the audio.
     public var concat: Double
     /// Set when the generation ran in one piece instead, with the reason.
@@ -66,7 +69,14 @@ public final class ParallelGenerator: Sendable {
     public func generate(_ source: GenerationSource, avatar avatarFile: URL, engines: [any LipSyncEngine], output: URL,
                          options: GenerationOptions = GenerationOptions(), parallel: ParallelOptions = ParallelOptions(),
                          progress: ProgressHandler? = nil) async throws -> (GenerationResult, ParallelReport) {
+        try options.validate()
         guard let firstEngine = engines.first else { throw GenerationError.invalidOptions("no engine to render with") }
+        if let chunks = parallel.chunks, !(1...ParallelOptions.maxChunks).contains(chunks) {
+            throw GenerationError.invalidOptions("chunks must be in 1...\(ParallelOptions.maxChunks), got \(chunks)")
+        }
+        guard (1...ParallelOptions.maxChunks).contains(parallel.workers) else {
+            throw GenerationError.invalidOptions("workers must be in 1...\(ParallelOptions.maxChunks), got \(parallel.workers)")
+        }
         if parallel.assignment == .split && engines.count < 2 {
             throw GenerationError.invalidOptions("split assignment needs two models (e.g. wav2lip and wav2lip_gan); use same")
         }
@@ -78,11 +88,11 @@ public final class ParallelGenerator: Sendable {
         progress?(GenerationProgress(stage: "speech", framesDone: 0, framesTotal: 0))
         let audio = try await UtteranceAudio.make(source, fps: options.fps, synthesizer: generator.synthesizer, timings: &timings)
 
-        let splitClock = Stopwatch()
+        let planClock = Stopwatch()
         let plan = ChunkPlan.make(frameCount: audio.frameCount, fps: options.fps, workers: workers.count,
                                   minimumDuration: parallel.minimumDuration, forcedChunks: parallel.chunks,
                                   inferenceBound: workers.allSatisfy(\.isInferenceBound))
-        let splitSeconds = splitClock.seconds
+        let planSeconds = planClock.seconds
         if !plan.isParallel {
             // One piece: exactly the regular generation, from the audio already prepared.
             let result = try await generator.render(audio, timings: timings, clock: total, avatar: avatarFile, engine: firstEngine,
@@ -90,15 +100,14 @@ public final class ParallelGenerator: Sendable {
             let report = ParallelReport(assignment: parallel.assignment,
                                         chunks: [ChunkReport(index: 0, worker: 0, model: firstEngine.name, firstFrame: 0,
                                                              frames: result.frameCount, start: 0, end: result.timings.total)],
-                                        split: splitSeconds, concat: 0, fallbackReason: plan.fallbackReason)
+                                        planning: planSeconds, concat: 0, fallbackReason: plan.fallbackReason)
             return (result, report)
         }
 
         progress?(GenerationProgress(stage: "avatar", framesDone: 0, framesTotal: audio.frameCount))
         let (avatar, cached) = try await generator.prepareAvatar(avatarFile, timings: &timings)
 
-        let workDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("lipsync-chunks-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: workDirectory, withIntermediateDirectories: true)
+        let workDirectory = try ScratchSpace.makeFolder("lipsync-chunks")
         defer { try? FileManager.default.removeItem(at: workDirectory) }
 
         let counter = FrameCounter(total: audio.frameCount, progress: progress)
@@ -142,7 +151,7 @@ public final class ParallelGenerator: Sendable {
 
         progress?(GenerationProgress(stage: "concat", framesDone: audio.frameCount, framesTotal: audio.frameCount))
         let concatClock = Stopwatch()
-        try Self.concatenate(results.map(\.2), audio: audio.muxFile, output: output, directory: workDirectory,
+        try await Self.concatenate(results.map(\.2), audio: audio.muxFile, output: output, directory: workDirectory,
                              audioBitrate: options.encoder.audioBitrate)
         let concatSeconds = concatClock.seconds
 
@@ -160,17 +169,17 @@ public final class ParallelGenerator: Sendable {
         let result = GenerationResult(output: output, frameCount: audio.frameCount, fps: options.fps, audioDuration: audio.duration,
                                       engine: models, avatarCached: cached, timings: timings, cues: audio.cues,
                                       framesInferred: inferred, framesReused: reused)
-        let report = ParallelReport(assignment: parallel.assignment, chunks: results.map(\.0), split: splitSeconds,
+        let report = ParallelReport(assignment: parallel.assignment, chunks: results.map(\.0), planning: planSeconds,
                                     concat: concatSeconds, fallbackReason: nil)
         return (result, report)
     }
 
     /// Joins video-only segments with the concat demuxer (stream copy, no re-encoding) and muxes the audio once.
-    static func concatenate(_ segments: [URL], audio: URL, output: URL, directory: URL, audioBitrate: String) throws {
+    static func concatenate(_ segments: [URL], audio: URL, output: URL, directory: URL, audioBitrate: String) async throws {
         let list = directory.appendingPathComponent("segments.txt")
         let lines = segments.map { "file '\($0.path.replacingOccurrences(of: "'", with: "'\\''"))'" }
         try (lines.joined(separator: "\n") + "\n").write(to: list, atomically: true, encoding: .utf8)
-        try FFmpeg.run("ffmpeg", ["-v", "error", "-y", "-f", "concat", "-safe", "0", "-i", list.path, "-i", audio.path,
+        try await FFmpeg.run("ffmpeg", ["-v", "error", "-y", "-f", "concat", "-safe", "0", "-i", list.path, "-i", audio.path,
                                   "-map", "0:v:0", "-map", "1:a:0", "-c:v", "copy", "-c:a", "aac", "-b:a", audioBitrate,
                                   "-movflags", "+faststart", output.path])
     }

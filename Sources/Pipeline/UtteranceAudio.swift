@@ -37,7 +37,7 @@ public struct UtteranceAudio: Sendable {
             temporary = file
             muxFile = file.url
         case .audioFile(let url):
-            original = try FFmpeg.decodeAudio(url, sampleRate: LipSyncAudio.sampleRate)
+            original = try await FFmpeg.decodeAudio(url, sampleRate: LipSyncAudio.sampleRate)
             muxFile = url
         }
         guard original.duration > 0.05 else { throw AudioError.tooShort("\(original.duration) s of audio") }

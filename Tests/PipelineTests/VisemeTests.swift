@@ -125,18 +125,4 @@ import TestSupport
         #expect(Viseme.of("") == .rest)
         #expect(Viseme.roundedVowel.shape.width < 1 && Viseme.spreadVowel.shape.width > 1)
     }
-
-    @Test func engineChoiceFallsBackToVisemesWithoutModels() throws {
-        let dir = try Repository.temporaryDirectory()
-        defer { try? FileManager.default.removeItem(at: dir) }
-        let catalog = ModelCatalog(directory: dir)
-        let load: (String) throws -> any LipSyncEngine = { _ in Issue.record("nothing to load"); return VisemeEngine() }
-        #expect(try EngineChoice.resolve(engine: nil, model: nil, catalog: catalog, load: load).name == "viseme")
-        #expect(try EngineChoice.resolve(engine: "viseme", model: nil, catalog: catalog, load: load).name == "viseme")
-        #expect(throws: LipSyncError.self) { try EngineChoice.resolve(engine: "wav2lip", model: nil, catalog: catalog, load: load) }
-        #expect(throws: LipSyncError.self) { try EngineChoice.resolve(engine: "magic", model: nil, catalog: catalog, load: load) }
-        try FileManager.default.copyItem(at: Fixtures.tinyModel, to: dir.appendingPathComponent("wav2lip.onnx"))
-        let chosen = try EngineChoice.resolve(engine: nil, model: nil, catalog: catalog) { try catalog.load($0, runtime: try Fixtures.runtime) }
-        #expect(chosen.name == "wav2lip")
-    }
 }

@@ -56,7 +56,22 @@ public struct MouthTrack: Sendable {
     public static let smoothing = 0.032
     public static let anticipation = 0.01
 
+    /// What a track is computed from: the measurements of `SpeechCues`, before the cues object exists
+    /// (the cues compute their track when they are made).
+    struct Source {
+        var fps: Double
+        var duration: Double
+        var phonemes: [SpeechCues.Phoneme]?
+        var loudness: [Float]
+        var brightness: [Float]
+    }
+
     public init(cues: SpeechCues) {
+        self.init(Source(fps: cues.fps, duration: cues.duration, phonemes: cues.phonemes, loudness: cues.loudness,
+                         brightness: cues.brightness))
+    }
+
+    init(_ cues: Source) {
         let frameCount = cues.loudness.count
         if let phonemes = cues.phonemes, !phonemes.isEmpty {
             shapes = Self.fromPhonemes(phonemes, cues: cues, frameCount: frameCount)
@@ -67,7 +82,7 @@ public struct MouthTrack: Sendable {
 
     static func frameTime(_ frame: Int, fps: Double) -> Double { (Double(frame) + 0.5) / fps }
 
-    private static func fromPhonemes(_ phonemes: [SpeechCues.Phoneme], cues: SpeechCues, frameCount: Int) -> [MouthShape] {
+    private static func fromPhonemes(_ phonemes: [SpeechCues.Phoneme], cues: Source, frameCount: Int) -> [MouthShape] {
         // Piecewise-constant targets on a fine grid, then a Gaussian blur.
         let length = Int((max(cues.duration, Double(frameCount) / cues.fps) + 0.5) / step) + 1
         var open = [Double](repeating: 0, count: length), width = [Double](repeating: 1, count: length)
@@ -100,7 +115,7 @@ public struct MouthTrack: Sendable {
         return shapes
     }
 
-    private static func fromAudio(_ cues: SpeechCues, frameCount: Int) -> [MouthShape] {
+    private static func fromAudio(_ cues: Source, frameCount: Int) -> [MouthShape] {
         let open = gaussianBlur(cues.loudness.map { smoothstep(0.08, 0.9, Double($0)) }, sigma: 1)
         let width = gaussianBlur(cues.brightness.map { 0.85 + 0.3 * Double($0) }, sigma: 1)
         return gate((0..<frameCount).map { MouthShape(open: open[$0], width: width[$0]) }, cues: cues)
@@ -108,7 +123,7 @@ public struct MouthTrack: Sendable {
 
     /// Closes the mouth where the audio is quiet (pauses, silences of any length), and lets loudness set
     /// half of the opening: speakers open the jaw wider on loud syllables, whatever the vowel.
-    private static func gate(_ shapes: [MouthShape], cues: SpeechCues) -> [MouthShape] {
+    private static func gate(_ shapes: [MouthShape], cues: Source) -> [MouthShape] {
         shapes.enumerated().map { frame, shape in
             let loudness = Double(cues.loudness[min(frame, cues.loudness.count - 1)])
             let gate = smoothstep(0.05, 0.3, loudness)

@@ -4,33 +4,19 @@ import Imaging
 /// Lip-sync without trained weights: phonemes (or, for recordings, loudness) become mouth shapes,
 /// and each frame's face is deformed into its shape from the landmarks. The default engine whenever no
 /// Wav2Lip model is installed.
-public final class VisemeEngine: LipSyncEngine, @unchecked Sendable {
+public final class VisemeEngine: LipSyncEngine, Sendable {
     public let name = "viseme"
     public let preferredBatchSize = 8
     public let cropStyle = CropStyle.fullResolution
     public let isInferenceBound = false
     public let warp = MouthWarp()
 
-    /// Tracks of recent utterances (a generation asks for its frames batch by batch).
-    private var tracks: [ObjectIdentifier: MouthTrack] = [:]
-    private let lock = NSLock()
-
     public init() {}
-
-    public func track(for cues: SpeechCues) -> MouthTrack {
-        lock.withLock {
-            if let track = tracks[ObjectIdentifier(cues)] { return track }
-            if tracks.count > 16 { tracks.removeAll() }
-            let track = MouthTrack(cues: cues)
-            tracks[ObjectIdentifier(cues)] = track
-            return track
-        }
-    }
 
     public func render(_ batch: LipSyncBatch) async throws -> [RGBImage] {
         guard let cues = batch.cues else { throw LipSyncError.badInput("the viseme engine needs the speech cues of the utterance") }
         guard batch.landmarks.count == batch.count else { throw LipSyncError.badInput("the viseme engine needs face landmarks") }
-        let track = track(for: cues)
+        let track = cues.mouth
         return (0..<batch.count).map { item in
             let frame = batch.frames[item]
             let shape = frame < track.shapes.count ? track.shapes[frame] : .rest

@@ -98,7 +98,7 @@ async function run(mode) {
       bar.value = 1;
       const r = state.result;
       status.textContent = `${r.frames} frames, ${r.duration.toFixed(1)} s of speech, engine ${r.engine}, total ${r.timings.total.toFixed(2)} s` +
-        (r.parallel && r.parallel.fallbackReason ? ` — ran as regular: ${r.parallel.fallbackReason}` : '');
+        (r.parallel && r.parallel.fallback_reason ? ` — ran as regular: ${r.parallel.fallback_reason}` : '');
       $('video-' + mode).src = r.video_url;
       render();
       return;
@@ -112,7 +112,7 @@ function render() {
   const value = (mode, key) => results[mode] ? results[mode].timings[key].toFixed(2) : '–';
   let html = rows.map(key => `<tr><td>${key}</td><td>${value('regular', key)}</td><td>${value('parallel', key)}</td></tr>`).join('');
   const p = results.parallel && results.parallel.parallel;
-  if (p) html += `<tr><td>split</td><td>–</td><td>${p.split.toFixed(3)}</td></tr><tr><td>concat</td><td>–</td><td>${p.concat.toFixed(2)}</td></tr>`;
+  if (p) html += `<tr><td>planning</td><td>–</td><td>${p.planning.toFixed(3)}</td></tr><tr><td>concat</td><td>–</td><td>${p.concat.toFixed(2)}</td></tr>`;
   document.querySelector('#timings tbody').innerHTML = html;
   if (results.regular && results.parallel) {
     const speedup = results.regular.timings.total / results.parallel.timings.total;
@@ -130,12 +130,12 @@ function drawTimeline() {
     const t = r.timings; const prep = t.speech + t.audio;
     const segments = [['speech', 0, t.speech], ['audio/mel', t.speech, t.audio], ['avatar', prep, t.avatar]];
     const renderStart = prep + t.avatar;
-    const concat = r.parallel && !r.parallel.fallbackReason ? r.parallel.concat : 0;
+    const concat = r.parallel && !r.parallel.fallback_reason ? r.parallel.concat : 0;
     segments.push(['render', renderStart, Math.max(0, t.total - renderStart - concat)]);
     if (concat) segments.push(['concat', t.total - concat, concat]);
     html += `<div class="lane"><span class="lane-label">${mode}: stages</span>` + segments.map(([name, start, length]) =>
       `<div class="bar" title="${name} ${length.toFixed(2)} s" style="left:${pct(start)};width:${pct(length)};background:${stageColors[name]}">${name}</div>`).join('') + '</div>';
-    if (mode === 'parallel' && r.parallel && !r.parallel.fallbackReason) {
+    if (mode === 'parallel' && r.parallel && !r.parallel.fallback_reason) {
       const workers = [...new Set(r.parallel.chunks.map(c => c.worker))];
       for (const worker of workers) {
         html += `<div class="lane"><span class="lane-label">worker ${worker}</span>` + r.parallel.chunks.filter(c => c.worker === worker).map(c =>

@@ -1,0 +1,125 @@
+import Foundation
+
+/// A setting of the service, given on the command line (`--max-jobs 2`), in the environment
+/// (`LIPSYNC_MAX_JOBS=2`) or left at its default: in that order of precedence, resolved in one place.
+public enum ServerSetting: String, CaseIterable, Sendable {
+    case host
+    case port
+    case models
+    case avatar
+    case dataDir = "data-dir"
+    case maxJobs = "max-jobs"
+    case maxQueue = "max-queue"
+    case maxCharacters = "max-characters"
+    case maxUploadMB = "max-upload-mb"
+    case videoLifetime = "video-lifetime"
+    case workers
+    case drainTimeout = "drain-timeout"
+
+    /// `LIPSYNC_MAX_JOBS` for `max-jobs`.
+    public var environmentName: String { "LIPSYNC_" + rawValue.uppercased().replacingOccurrences(of: "-", with: "_") }
+}
+
+/// Everything the service is started with. Defaults suit one machine serving a few users.
+public struct ServerConfiguration: Sendable, Equatable {
+    public var host = "0.0.0.0"
+    public var port = 3000
+    /// Folder with the Wav2Lip models (wav2lip.onnx / wav2lip_gan.onnx).
+    public var modelsDirectory: URL
+    /// The avatar used when a request names none.
+    public var defaultAvatar: URL
+    /// MediaPipe .tflite files.
+    public var assetsDirectory: URL
+    /// Prepared avatars (a cache by content hash, shared with the CLI).
+    public var avatarCacheDirectory: URL
+    /// Videos, uploaded avatars and temporary files of the running service (see `DataDirectory`).
+    public var dataDirectory: URL
+    /// Generations running at once.
+    public var maxConcurrentJobs = 1
+    /// Generations allowed to wait for a slot; more are refused with 429.
+    public var maxQueuedJobs = 4
+    public var maxTextCharacters = 5_000
+    public var maxUploadBytes = 50 * 1024 * 1024
+    /// The largest JSON body accepted.
+    public var maxJSONBytes = 256 * 1024
+    /// Finished videos are deleted this long after they were made.
+    public var videoLifetime: Duration = .seconds(600)
+    /// Parallel workers in `same` mode.
+    public var workers = 2
+    /// At shutdown, background jobs still running get this long to finish before they are cancelled.
+    public var drainTimeout: Duration = .seconds(30)
+    public var fps = 25.0
+
+    public init(modelsDirectory: URL, defaultAvatar: URL, assetsDirectory: URL, avatarCacheDirectory: URL, dataDirectory: URL) {
+        self.modelsDirectory = modelsDirectory
+        self.defaultAvatar = defaultAvatar
+        self.assetsDirectory = assetsDirectory
+        self.avatarCacheDirectory = avatarCacheDirectory
+        self.dataDirectory = dataDirectory
+    }
+
+    /// The defaults of a checkout: models/, .cache/assets, .cache/avatars, .cache/data.
+    public static func defaults(projectRoot root: URL) -> ServerConfiguration {
+        ServerConfiguration(
+            modelsDirectory: root.appendingPathComponent("models"),
+            defaultAvatar: root.appendingPathComponent(".cache/assets/astronaut.png"),
+            assetsDirectory: root.appendingPathComponent(".cache/assets"),
+            avatarCacheDirectory: root.appendingPathComponent(".cache/avatars"),
+            dataDirectory: root.appendingPathComponent(".cache/data"))
+    }
+
+    /// The configuration from command-line values, else the environment's `LIPSYNC_*`, else the defaults.
+    /// Values from both sources go through the same parsing, so both get the same messages.
+    public static func resolve(arguments: [ServerSetting: String], environment: [String: String] = ProcessInfo.processInfo.environment,
+                               projectRoot: URL) throws -> ServerConfiguration {
+        var configuration = defaults(projectRoot: projectRoot)
+        for setting in ServerSetting.allCases {
+            let source: String
+            let value: String
+            if let given = arguments[setting] {
+                (source, value) = ("--\(setting.rawValue)", given)
+            } else if let given = environment[setting.environmentName], !given.isEmpty {
+                (source, value) = (setting.environmentName, given)
+            } else {
+                continue
+            }
+            try configuration.apply(setting, value, source: source)
+        }
+        return configuration
+    }
+
+    mutating func apply(_ setting: ServerSetting, _ value: String, source: String) throws {
+        func integer(_ range: ClosedRange<Int>) throws -> Int {
+            guard let number = Int(value.trimmingCharacters(in: .whitespaces)), range.contains(number) else {
+                throw ConfigurationError("\(source): '\(value)' is not a whole number in \(range.lowerBound)...\(range.upperBound)")
+            }
+            return number
+        }
+        func path() throws -> URL {
+            guard !value.isEmpty else { throw ConfigurationError("\(source): a path is needed") }
+            return URL(fileURLWithPath: value)
+        }
+        switch setting {
+        case .host:
+            guard !value.isEmpty, !value.contains(" ") else { throw ConfigurationError("\(source): '\(value)' is not a host name or address") }
+            host = value
+        case .port: port = try integer(0...65_535)
+        case .models: modelsDirectory = try path()
+        case .avatar: defaultAvatar = try path()
+        case .dataDir: dataDirectory = try path()
+        case .maxJobs: maxConcurrentJobs = try integer(1...64)
+        case .maxQueue: maxQueuedJobs = try integer(0...10_000)
+        case .maxCharacters: maxTextCharacters = try integer(1...100_000)
+        case .maxUploadMB: maxUploadBytes = try integer(1...2_048) * 1024 * 1024
+        case .videoLifetime: videoLifetime = .seconds(try integer(1...604_800))
+        case .workers: workers = try integer(1...16)
+        case .drainTimeout: drainTimeout = .seconds(try integer(0...3_600))
+        }
+    }
+}
+
+/// A setting that cannot be used, with the place it came from.
+public struct ConfigurationError: Error, CustomStringConvertible {
+    public var description: String
+    init(_ description: String) { self.description = description }
+}

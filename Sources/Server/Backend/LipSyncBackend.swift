@@ -1,0 +1,22 @@
+import Foundation
+import Pipeline
+
+/// What the HTTP layer needs from whatever renders the videos. `PipelineBackend` is the real one
+/// (speech, lip-sync engines, avatars, ffmpeg); router tests use an in-memory fake that answers in
+/// microseconds. Limits, jobs, storage, metrics and errors live above it, in `GenerationService`, so
+/// they behave the same whatever renders.
+public protocol LipSyncBackend: Sendable {
+    /// Everything a request needs to render, decided (and checked) before it takes a slot.
+    associatedtype Plan: Sendable
+
+    /// Start-up work before the server listens: compiling models, preparing the default avatar.
+    func start() async throws
+    func models() -> ModelList
+    func voices() async -> VoiceList
+    /// Checks a request completely and decides how it renders; throws for bad input. Nothing runs yet.
+    func plan(_ request: GenerateRequest, mode: GenerationMode, avatar: URL) async throws -> Plan
+    /// Renders to `output` (an MP4), reporting progress; removes any partial output when it fails.
+    func render(_ plan: Plan, to output: URL, progress: @escaping ProgressHandler) async throws -> RenderOutcome
+    /// Face analysis of an uploaded avatar (cached, so the first generation with it starts at once).
+    func analyseAvatar(_ file: URL) async throws -> AvatarAnalysis
+}

@@ -1,0 +1,163 @@
+import Avatar
+import Foundation
+import Inference
+import LipSync
+import Logging
+import Media
+import Pipeline
+import SpeechSynthesis
+
+/// The real backend: espeak-ng speech, the engine set (Wav2Lip models compiled once, the viseme
+/// engine), prepared avatars and the regular and parallel generators.
+public final class PipelineBackend: LipSyncBackend {
+    public struct Plan: Sendable {
+        var speech: SpeechRequest
+        var avatar: URL
+        var mode: GenerationMode
+        var engine: any LipSyncEngine
+        var workers: ParallelWorkers?
+        var chunks: Int?
+    }
+
+    public static let defaultLanguage = "ru"
+
+    let configuration: ServerConfiguration
+    let engines: EngineSet
+    let synthesizer: EspeakSynthesizer
+    let avatars: AvatarStore
+    let logger: Logger
+    private let speech = SpeechInventory()
+
+    public init(configuration: ServerConfiguration, logger: Logger) throws {
+        self.configuration = configuration
+        self.logger = logger
+        let runtime = try InferenceRuntime.shared.get()
+        engines = EngineSet(catalog: ModelCatalog(directory: configuration.modelsDirectory),
+                            policy: EnginePolicy(workers: configuration.workers), runtime: runtime, loadsOnDemand: false)
+        synthesizer = try EspeakSynthesizer(limits: SpeechLimits(maxCharacters: configuration.maxTextCharacters))
+        avatars = AvatarStore(cacheDirectory: configuration.avatarCacheDirectory, assets: configuration.assetsDirectory, runtime: runtime)
+    }
+
+    public func start() async throws {
+        let engines = self.engines, avatars = self.avatars, defaultAvatar = configuration.defaultAvatar
+        // Compilation and face analysis block for seconds: they run on a dispatch thread.
+        let failures = try await Generator.offPool { engines.preloadInstalled() }
+        for (name, reason) in failures.sorted(by: { $0.key < $1.key }) {
+            logger.error("model \(name) not loaded: \(reason)")
+        }
+        speech.set(languages: await synthesizer.languages(), variants: await synthesizer.variants())
+        _ = try await Generator.offPool { try avatars.prepare(defaultAvatar) }
+        let names = engines.models.map(\.name) + ["viseme"]
+        logger.info("ready: engines \(names.joined(separator: ", ")), default avatar \(defaultAvatar.lastPathComponent)")
+    }
+
+    public func models() -> ModelList {
+        var models = engines.models.map { engine in
+            ModelDTO(name: engine.name, engine: "wav2lip",
+                     description: ModelCatalog.knownModels.first { $0.name == engine.name }?.summary ?? "Wav2Lip",
+                     file: engine.file.lastPathComponent, inputs: engine.ports.inputs.map(\.description))
+        }
+        models.append(ModelDTO(name: "viseme", engine: "viseme", description: "Phoneme-driven mouth shapes; needs no model weights",
+                               file: nil, inputs: []))
+        let failures = engines.loadFailures.sorted { $0.key < $1.key }.map { ModelFailureDTO(name: $0.key, error: $0.value) }
+        return ModelList(models: models, failures: failures)
+    }
+
+    public func voices() async -> VoiceList {
+        let (languages, variants) = speech.get()
+        return VoiceList(languages: languages, variants: variants, defaultLanguage: Self.defaultLanguage)
+    }
+
+    public func plan(_ request: GenerateRequest, mode: GenerationMode, avatar: URL) async throws -> Plan {
+        guard let text = request.text else { throw ServiceError(.badRequest, "missing 'text'") }
+        try synthesizer.limits.validate(text)
+        let (languages, variants) = speech.get()
+        let language = (request.language ?? Self.defaultLanguage).lowercased()
+        guard languages.contains(language) else { throw SpeechError.unknownLanguage(language, available: languages) }
+        if let voice = request.voice, !variants.contains(voice) { throw SpeechError.unknownVoice(voice, available: variants) }
+        if let rate = request.rate, !EspeakSynthesizer.rateRange.contains(rate) {
+            throw SpeechError.invalidRate(rate, allowed: EspeakSynthesizer.rateRange)
+        }
+        let assignment = try Self.assignment(request.assign)
+        if let chunks = request.chunks, !(1...ParallelOptions.maxChunks).contains(chunks) {
+            throw ServiceError(.badRequest, "'chunks' must be in 1...\(ParallelOptions.maxChunks), got \(chunks)")
+        }
+        let engine = try engines.engine(engine: request.engine, model: request.model)
+        let workers = mode == .parallel
+            ? try engines.parallelWorkers(engine: request.engine, model: request.model, assignment: assignment) : nil
+        let speech = SpeechRequest(text: text, language: language, voice: request.voice, wordsPerMinute: request.rate ?? 175)
+        return Plan(speech: speech, avatar: avatar, mode: mode, engine: engine, workers: workers, chunks: request.chunks)
+    }
+
+    static func assignment(_ name: String?) throws -> WorkerAssignment? {
+        guard let name else { return nil }
+        guard let assignment = WorkerAssignment(rawValue: name.lowercased()) else {
+            throw ServiceError(.badRequest, "unknown assign '\(name)'; choose \(WorkerAssignment.allCases.map(\.rawValue).joined(separator: " or "))")
+        }
+        return assignment
+    }
+
+    public func render(_ plan: Plan, to output: URL, progress: @escaping ProgressHandler) async throws -> RenderOutcome {
+        let generator = Generator(synthesizer: synthesizer, avatars: avatars)
+        let options = GenerationOptions(fps: configuration.fps)
+        do {
+            if let workers = plan.workers {
+                let (result, report) = try await ParallelGenerator(generator: generator).generate(
+                    .text(plan.speech), avatar: plan.avatar, engines: workers.engines, output: output, options: options,
+                    parallel: engines.parallelOptions(workers, chunks: plan.chunks), progress: progress)
+                return Self.outcome(result, parallel: report)
+            }
+            let result = try await generator.generate(.text(plan.speech), avatar: plan.avatar, engine: plan.engine, output: output,
+                                                      options: options, progress: progress)
+            return Self.outcome(result, parallel: nil)
+        } catch {
+            try? FileManager.default.removeItem(at: output)
+            throw error
+        }
+    }
+
+    static func outcome(_ result: GenerationResult, parallel: ParallelReport?) -> RenderOutcome {
+        var timings = TimingsDTO()
+        timings.speech = result.timings.speech
+        timings.audio = result.timings.audio
+        timings.avatar = result.timings.avatar
+        timings.inference = result.timings.inference
+        timings.compositing = result.timings.compositing
+        timings.encoding = result.timings.encoding
+        timings.total = result.timings.total
+        let report = parallel.map { report in
+            ParallelReportDTO(assignment: report.assignment.rawValue,
+                              chunks: report.chunks.map {
+                                  ChunkDTO(index: $0.index, worker: $0.worker, model: $0.model, firstFrame: $0.firstFrame,
+                                           frames: $0.frames, start: $0.start, end: $0.end)
+                              },
+                              planning: report.planning, concat: report.concat, fallbackReason: report.fallbackReason)
+        }
+        return RenderOutcome(frames: result.frameCount, fps: result.fps, duration: result.audioDuration, engine: result.engine,
+                             avatarCached: result.avatarCached, timings: timings, parallel: report)
+    }
+
+    public func analyseAvatar(_ file: URL) async throws -> AvatarAnalysis {
+        let avatars = self.avatars
+        let (avatar, _) = try await Generator.offPool { try avatars.prepare(file) }
+        let faces = avatar.metadata.faces.compactMap { $0 }
+        return AvatarAnalysis(width: avatar.width, height: avatar.height, frames: avatar.frameCount, faces: faces.count,
+                              box: faces.first.map { BoxDTO(x: $0.box.x, y: $0.box.y, width: $0.box.width, height: $0.box.height) })
+    }
+}
+
+/// The languages and variants espeak-ng offers, read once at start-up.
+private final class SpeechInventory: @unchecked Sendable {
+    private let lock = NSLock()
+    private var languages: [String] = []
+    private var variants: [String] = []
+
+    func set(languages: [String], variants: [String]) {
+        lock.withLock {
+            self.languages = languages.map { $0.lowercased() }.sorted()
+            self.variants = variants
+        }
+    }
+
+    func get() -> (languages: [String], variants: [String]) { lock.withLock { (languages, variants) } }
+}

@@ -1,0 +1,70 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+
+/// GET /api/avatars and POST /api/avatars (an image or video as the body, streamed to disk).
+struct AvatarsController<Backend: LipSyncBackend> {
+    let service: GenerationService<Backend>
+    let fileIO = FileIO()
+
+    func addRoutes(to router: Router<AppRequestContext>) {
+        router.get("/api/avatars") { _, _ in
+            try jsonResponse(AvatarList(avatars: service.avatars.list()))
+        }
+        router.post("/api/avatars") { request, context in
+            try await upload(request, context: context)
+        }
+    }
+
+    func upload(_ request: Request, context: AppRequestContext) async throws -> Response {
+        guard !service.isDraining else { throw ServiceError(.serviceUnavailable, "the server is shutting down", retryAfter: 10) }
+        let name = request.uri.queryParameters.get("name")
+        guard let fileExtension = AvatarLibrary.fileExtension(name: name, contentType: request.headers[.contentType]) else {
+            throw ServiceError(.unsupportedMediaType,
+                               "send an image or video as the body, with its Content-Type (image/png, image/jpeg, video/mp4, ...) or ?name=file.png")
+        }
+        let limit = service.configuration.maxUploadBytes
+        if let declared = request.headers[.contentLength].flatMap(Int.init), declared > limit {
+            throw ServiceError(.contentTooLarge, "the upload is larger than the limit of \(limit / 1024 / 1024) MB")
+        }
+        let library = service.avatars
+        let (id, partial, final) = library.reserve(fileExtension: fileExtension)
+        defer { try? FileManager.default.removeItem(at: partial) }
+        // Streamed to the partial file chunk by chunk, counting, so memory never holds the upload.
+        let counter = ByteCounter(limit: limit)
+        try await fileIO.writeFile(contents: request.body.map { try counter.pass($0) }, path: partial.path, context: context)
+        guard counter.total > 0 else { throw ServiceError(.badRequest, "the upload is empty") }
+        let analysis: AvatarAnalysis
+        do {
+            analysis = try await service.backend.analyseAvatar(partial)
+        } catch let error as ServiceError {
+            throw error
+        } catch {
+            let failure = ServiceError(mapping: error)
+            if failure.isServerFault { throw error }
+            throw ServiceError(.unprocessableContent, "the upload is not a usable avatar: \(failure.message)")
+        }
+        try FileManager.default.moveItem(at: partial, to: final)
+        return try jsonResponse(UploadedAvatarDTO(id: id, analysis: analysis), status: .created)
+    }
+}
+
+/// Counts the bytes of a streamed body and stops it at the limit (413).
+final class ByteCounter: @unchecked Sendable {
+    let limit: Int
+    private(set) var total = 0
+    private let lock = NSLock()
+
+    init(limit: Int) { self.limit = limit }
+
+    func pass(_ buffer: ByteBuffer) throws -> ByteBuffer {
+        let total = lock.withLock { () -> Int in
+            self.total += buffer.readableBytes
+            return self.total
+        }
+        guard total <= limit else {
+            throw ServiceError(.contentTooLarge, "the upload is larger than the limit of \(limit / 1024 / 1024) MB")
+        }
+        return buffer
+    }
+}

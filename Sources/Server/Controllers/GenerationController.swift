@@ -1,0 +1,74 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+
+extension HTTPField.Name {
+    static func timing(_ stage: String) -> HTTPField.Name { HTTPField.Name("X-Timing-\(stage)")! }
+    static let engine = HTTPField.Name("X-Engine")!
+    static let frames = HTTPField.Name("X-Frames")!
+    static let videoID = HTTPField.Name("X-Video-Id")!
+}
+
+/// POST /api/generate and /api/generate_parallel (the MP4, or its summary as JSON), and
+/// GET /api/videos/{id} for videos made earlier.
+struct GenerationController<Backend: LipSyncBackend> {
+    let service: GenerationService<Backend>
+    let fileIO = FileIO()
+
+    func addRoutes(to router: Router<AppRequestContext>) {
+        for (path, mode) in [("/api/generate", GenerationMode.regular), ("/api/generate_parallel", .parallel)] {
+            router.post(RouterPath(path)) { request, context in
+                let body = try await decodeGenerateRequest(request, limit: service.configuration.maxJSONBytes)
+                let summary = try await service.generate(body, mode: mode)
+                if (request.headers[.accept] ?? "").contains("application/json") {
+                    return try jsonResponse(summary)
+                }
+                return try await video(summary.id, summary: summary, context: context)
+            }
+        }
+        router.get("/api/videos/:id") { _, context in
+            try await video(context.parameters.get("id") ?? "", summary: nil, context: context)
+        }
+    }
+
+    /// The MP4 streamed from disk with its length, and the timings as headers when known.
+    func video(_ id: String, summary: GenerationSummary?, context: AppRequestContext) async throws -> Response {
+        guard let file = service.videos.file(for: id) else {
+            throw ServiceError(.notFound, "no video with that id (videos are kept for \(service.configuration.videoLifetime))")
+        }
+        var headers = HTTPFields()
+        headers[.contentType] = "video/mp4"
+        headers[.contentLength] = String(service.videos.size(of: file))
+        headers[.videoID] = id
+        if let summary {
+            headers[.engine] = summary.engine
+            headers[.frames] = String(summary.frames)
+            for (stage, seconds) in summary.timings.headerRows {
+                headers[.timing(stage)] = String(format: "%.3f", seconds)
+            }
+            if let parallel = summary.parallel {
+                headers[.timing("Planning")] = String(format: "%.3f", parallel.planning)
+                headers[.timing("Concat")] = String(format: "%.3f", parallel.concat)
+            }
+        }
+        let body = try await fileIO.loadFile(path: file.path, context: context)
+        return Response(status: .ok, headers: headers, body: body)
+    }
+}
+
+/// The JSON body of a generation request, read up to `limit` bytes.
+func decodeGenerateRequest(_ request: Request, limit: Int) async throws -> GenerateRequest {
+    let data = Data(buffer: try await request.body.collect(upTo: limit))
+    do {
+        return try WireJSON.decoder().decode(GenerateRequest.self, from: data)
+    } catch DecodingError.dataCorrupted(let context) where context.codingPath.isEmpty {
+        // Foundation reports a number too large for its field like broken JSON; say which field it is.
+        if let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] {
+            for field in ["rate", "chunks"] where object[field] is NSNumber && Int(exactly: (object[field] as! NSNumber).doubleValue) == nil {
+                throw ServiceError(.badRequest, "malformed JSON: '\(field)' has the wrong type or is out of range")
+            }
+            throw ServiceError(.badRequest, "malformed JSON: a value has the wrong type or is out of range")
+        }
+        throw ServiceError(.badRequest, "malformed JSON: the body is not valid JSON")
+    }
+}

@@ -1,0 +1,130 @@
+import Foundation
+import Logging
+import Pipeline
+import ServiceLifecycle
+
+/// The service over a backend: admission (slots and queue), synchronous and background generations,
+/// finished videos, uploaded avatars and metrics. Request handling is identical for every backend;
+/// only the rendering differs.
+public final class GenerationService<Backend: LipSyncBackend>: Sendable {
+    public let backend: Backend
+    public let configuration: ServerConfiguration
+    let limiter: JobLimiter
+    let jobs = JobStore()
+    let runner: JobRunner
+    let videos: VideoStore
+    let avatars: AvatarLibrary
+    let metrics = ServiceMetrics()
+    let logger: Logger
+
+    /// - Parameter data: the data directory, already taken (locked and cleaned) by this process.
+    public init(backend: Backend, configuration: ServerConfiguration, data: DataDirectory, logger: Logger) {
+        self.backend = backend
+        self.configuration = configuration
+        self.logger = logger
+        limiter = JobLimiter(maxRunning: configuration.maxConcurrentJobs, maxQueued: configuration.maxQueuedJobs)
+        runner = JobRunner(drainTimeout: configuration.drainTimeout)
+        videos = VideoStore(directory: data.videos, lifetime: configuration.videoLifetime)
+        avatars = AvatarLibrary(directory: data.uploads, defaultAvatar: configuration.defaultAvatar)
+    }
+
+    /// The services that must run beside the HTTP server: the job runner and the video sweeper.
+    public var services: [any Service] {
+        [runner, VideoSweeper(store: videos, interval: min(.seconds(30), configuration.videoLifetime))]
+    }
+
+    var isDraining: Bool { !runner.isAccepting }
+
+    var health: HealthDTO {
+        HealthDTO(status: isDraining ? "draining" : "ok", running: limiter.running, queued: limiter.queued)
+    }
+
+    /// Checks a request and takes a place in line: bad input throws before anything is reserved, and a
+    /// full server throws 429 having created nothing.
+    func admit(_ request: GenerateRequest, mode: GenerationMode) async throws -> (Backend.Plan, Admission) {
+        guard !isDraining else { throw ServiceError(.serviceUnavailable, "the server is shutting down", retryAfter: 10) }
+        let avatar = try avatars.file(for: request.avatar)
+        let plan = try await backend.plan(request, mode: mode, avatar: avatar)
+        guard let admission = limiter.admit() else {
+            metrics.recordGeneration(mode: mode.rawValue, outcome: "rejected", frames: 0)
+            throw ServiceError(.tooManyRequests,
+                               "the server is busy (\(limiter.maxRunning) running, \(limiter.maxQueued) waiting); try again shortly",
+                               retryAfter: 5)
+        }
+        return (plan, admission)
+    }
+
+    /// Renders an admitted request once its slot comes up; the video stays in the store.
+    func render(_ plan: Backend.Plan, admission: Admission, mode: GenerationMode, id: String,
+                progress: @escaping ProgressHandler = { _ in }) async throws -> GenerationSummary {
+        let output = videos.destination(for: id)
+        do {
+            let outcome = try await admission.run {
+                try await backend.render(plan, to: output, progress: progress)
+            }
+            metrics.recordGeneration(mode: mode.rawValue, outcome: "ok", frames: outcome.frames)
+            return GenerationSummary(id: id, mode: mode, outcome: outcome, bytes: videos.size(of: output))
+        } catch {
+            try? FileManager.default.removeItem(at: output)
+            metrics.recordGeneration(mode: mode.rawValue, outcome: "failed", frames: 0)
+            throw error
+        }
+    }
+
+    /// A synchronous generation: admitted, rendered, summarised.
+    func generate(_ request: GenerateRequest, mode: GenerationMode) async throws -> GenerationSummary {
+        let (plan, admission) = try await admit(request, mode: mode)
+        return try await render(plan, admission: admission, mode: mode, id: VideoStore.newID())
+    }
+
+    /// A background generation: the job exists only once the request was checked and admitted.
+    func submitJob(_ request: GenerateRequest) async throws -> JobDTO {
+        let mode: GenerationMode
+        switch request.mode?.lowercased() {
+        case nil: mode = .regular
+        case let name?:
+            guard let known = GenerationMode(rawValue: name) else {
+                throw ServiceError(.badRequest, "unknown mode '\(name)'; choose regular or parallel")
+            }
+            mode = known
+        }
+        let (plan, admission) = try await admit(request, mode: mode)
+        let id = VideoStore.newID()
+        let job = jobs.create(id: id, mode: mode)
+        let accepted = runner.submit { [self] in
+            do {
+                let summary = try await render(plan, admission: admission, mode: mode, id: id) { progress in
+                    self.jobs.update(id) {
+                        $0.state = .running
+                        $0.stage = progress.stage
+                        $0.framesDone = progress.framesDone
+                        $0.framesTotal = progress.framesTotal
+                    }
+                }
+                jobs.update(id) {
+                    $0.state = .done
+                    $0.stage = "done"
+                    $0.result = summary
+                }
+            } catch {
+                let failure = ServiceError(mapping: error)
+                if failure.isServerFault { logger.error("job \(id) failed: \(String(reflecting: error))") }
+                jobs.update(id) {
+                    $0.state = .failed
+                    $0.error = failure.message
+                    $0.errorStatus = Int(failure.status.code)
+                }
+            }
+        }
+        guard accepted else {
+            admission.withdraw()
+            jobs.update(id) {
+                $0.state = .failed
+                $0.error = "the server is shutting down"
+                $0.errorStatus = 503
+            }
+            throw ServiceError(.serviceUnavailable, "the server is shutting down", retryAfter: 10)
+        }
+        return job
+    }
+}

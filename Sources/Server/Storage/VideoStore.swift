@@ -1,0 +1,60 @@
+import Foundation
+import ServiceLifecycle
+
+/// Finished videos, by id, in the data directory's videos/ folder. Files older than `lifetime` are
+/// removed by `sweep`, which `VideoSweeper` runs periodically as a service of the application.
+final class VideoStore: Sendable {
+    let directory: URL
+    let lifetime: Duration
+
+    init(directory: URL, lifetime: Duration) {
+        self.directory = directory
+        self.lifetime = lifetime
+    }
+
+    /// A new id: lower-case UUID, the only shape `file(for:)` accepts.
+    static func newID() -> String { UUID().uuidString.lowercased() }
+
+    /// Where the video of `id` is written.
+    func destination(for id: String) -> URL { directory.appendingPathComponent("\(id).mp4") }
+
+    /// The finished video of `id`, or nil for an unknown, expired or malformed id (never a path outside
+    /// the folder: ids are checked against the shape this store gives out).
+    func file(for id: String) -> URL? {
+        guard UUID(uuidString: id) != nil, id == id.lowercased() else { return nil }
+        let url = destination(for: id)
+        return FileManager.default.fileExists(atPath: url.path) ? url : nil
+    }
+
+    func size(of url: URL) -> Int {
+        (try? FileManager.default.attributesOfItem(atPath: url.path)[.size] as? Int) ?? 0
+    }
+
+    /// Removes videos older than the lifetime; returns how many.
+    @discardableResult
+    func sweep(now: Date = Date()) -> Int {
+        let manager = FileManager.default
+        let seconds = Double(lifetime.components.seconds) + Double(lifetime.components.attoseconds) * 1e-18
+        var removed = 0
+        for name in (try? manager.contentsOfDirectory(atPath: directory.path)) ?? [] {
+            let url = directory.appendingPathComponent(name)
+            guard let modified = (try? manager.attributesOfItem(atPath: url.path))?[.modificationDate] as? Date,
+                  now.timeIntervalSince(modified) > seconds else { continue }
+            if (try? manager.removeItem(at: url)) != nil { removed += 1 }
+        }
+        return removed
+    }
+}
+
+/// Runs `VideoStore.sweep` every `interval` until the application shuts down.
+struct VideoSweeper: Service {
+    let store: VideoStore
+    let interval: Duration
+
+    func run() async throws {
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            store.sweep()
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
+        }
+    }
+}
