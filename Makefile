@@ -21,7 +21,8 @@ build: setup
 build-release: setup
 	swift build -c release $(SWIFT_FLAGS)
 
-run: build
+# The service runs the release build (debug is several times slower at rendering).
+run: build-release
 	scripts/run.sh
 
 test: setup-dev

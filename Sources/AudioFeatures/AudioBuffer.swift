@@ -1,23 +1,23 @@
 /// Mono audio as float samples in [-1, 1]. Multi-channel sources are mixed down when read.
-public struct AudioBuffer: Sendable, Equatable {
-    public var samples: [Float]
-    public var sampleRate: Int
+package struct AudioBuffer: Sendable, Equatable {
+    package var samples: [Float]
+    package var sampleRate: Int
 
-    public init(samples: [Float], sampleRate: Int) {
+    package init(samples: [Float], sampleRate: Int) {
         self.samples = samples
         self.sampleRate = sampleRate
     }
 
-    public var duration: Double { Double(samples.count) / Double(sampleRate) }
+    package var duration: Double { Double(samples.count) / Double(sampleRate) }
 }
 
-public enum AudioError: Error, Equatable, CustomStringConvertible {
+package enum AudioError: Error, Equatable, CustomStringConvertible {
     case unreadable(String)
     case unsupportedFormat(String)
     case resamplingFailed(String)
     case tooShort(String)
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .unreadable(let message): return "cannot read audio: \(message)"
         case .unsupportedFormat(let message): return "unsupported audio format: \(message)"

@@ -3,50 +3,50 @@ import Foundation
 
 /// The analysis parameters of a mel spectrogram. `wav2lip` holds the values the Wav2Lip models were
 /// trained with (its `hparams.py` and `audio.py`, librosa 0.7 defaults included).
-public struct MelParameters: Sendable, Hashable {
-    public var sampleRate: Int
-    public var fftSize: Int
-    public var hopLength: Int
-    public var melBands: Int
-    public var minFrequency: Double
-    public var maxFrequency: Double
-    public var preemphasis: Double
+package struct MelParameters: Sendable, Hashable {
+    package var sampleRate: Int
+    package var fftSize: Int
+    package var hopLength: Int
+    package var melBands: Int
+    package var minFrequency: Double
+    package var maxFrequency: Double
+    package var preemphasis: Double
     /// Subtracted from the dB values before normalising.
-    public var referenceLevelDB: Double
+    package var referenceLevelDB: Double
     /// The dB value mapped to the bottom of the normalised range.
-    public var minLevelDB: Double
+    package var minLevelDB: Double
     /// Output range is [-maxAbsValue, maxAbsValue].
-    public var maxAbsValue: Double
+    package var maxAbsValue: Double
     /// Amplitudes below this floor are clamped before taking the log.
-    public var amplitudeFloor: Double
+    package var amplitudeFloor: Double
 
-    public static let wav2lip = MelParameters(
+    package static let wav2lip = MelParameters(
         sampleRate: 16_000, fftSize: 800, hopLength: 200, melBands: 80,
         minFrequency: 55, maxFrequency: 7_600, preemphasis: 0.97,
         referenceLevelDB: 20, minLevelDB: -100, maxAbsValue: 4, amplitudeFloor: 1e-5
     )
 
     /// Mel columns per second of audio (80 for Wav2Lip).
-    public var framesPerSecond: Double { Double(sampleRate) / Double(hopLength) }
+    package var framesPerSecond: Double { Double(sampleRate) / Double(hopLength) }
 }
 
 /// A mel spectrogram, `bands` rows by `frames` columns, stored row-major like numpy's [80, T].
-public struct MelMatrix: Sendable, Equatable {
-    public let bands: Int
-    public let frames: Int
-    public var values: [Float]
+package struct MelMatrix: Sendable, Equatable {
+    package let bands: Int
+    package let frames: Int
+    package var values: [Float]
 
-    public init(bands: Int, frames: Int, values: [Float]) {
+    package init(bands: Int, frames: Int, values: [Float]) {
         precondition(values.count == bands * frames)
         self.bands = bands
         self.frames = frames
         self.values = values
     }
 
-    public subscript(band: Int, frame: Int) -> Float { values[band * frames + frame] }
+    package subscript(band: Int, frame: Int) -> Float { values[band * frames + frame] }
 
     /// Columns `start ..< start + width`, row-major `[bands, width]` (the layout of a [1, 80, 16] input).
-    public func window(start: Int, width: Int) -> [Float] {
+    package func window(start: Int, width: Int) -> [Float] {
         precondition(start >= 0 && start + width <= frames, "mel window \(start)+\(width) outside \(frames) columns")
         var out = [Float](repeating: 0, count: bands * width)
         values.withUnsafeBufferPointer { source in
@@ -63,8 +63,8 @@ public struct MelMatrix: Sendable, Equatable {
 
 /// The Wav2Lip mel spectrogram: pre-emphasis, centred STFT with reflect padding and a periodic Hann
 /// window (FFTW), magnitude, Slaney mel filters, dB with a reference level, symmetric normalisation.
-public final class MelSpectrogram: @unchecked Sendable {
-    public let parameters: MelParameters
+package final class MelSpectrogram: @unchecked Sendable {
+    package let parameters: MelParameters
     private let filters: [MelFilter]
     private let window: [Double]
     private let plan: fftw_plan
@@ -73,7 +73,7 @@ public final class MelSpectrogram: @unchecked Sendable {
     /// `compute` reuses the FFT buffers, so one computation runs at a time per instance.
     private let lock = NSLock()
 
-    public init(parameters: MelParameters = .wav2lip) {
+    package init(parameters: MelParameters = .wav2lip) {
         self.parameters = parameters
         let n = parameters.fftSize
         window = (0..<n).map { 0.5 - 0.5 * cos(2 * Double.pi * Double($0) / Double(n)) }  // periodic Hann
@@ -95,7 +95,7 @@ public final class MelSpectrogram: @unchecked Sendable {
     }
 
     /// Computes the normalised mel spectrogram of mono audio at `parameters.sampleRate`.
-    public func compute(_ samples: [Float]) throws -> MelMatrix {
+    package func compute(_ samples: [Float]) throws -> MelMatrix {
         let p = parameters
         let pad = p.fftSize / 2
         guard samples.count > pad else {

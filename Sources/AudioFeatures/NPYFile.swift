@@ -1,8 +1,8 @@
 import Foundation
 
 /// Writes float32 arrays in numpy's `.npy` format (version 1.0, little-endian, C order).
-public enum NPYFile {
-    public static func encode(_ values: [Float], shape: [Int]) -> Data {
+package enum NPYFile {
+    package static func encode(_ values: [Float], shape: [Int]) -> Data {
         precondition(shape.reduce(1, *) == values.count, "shape \(shape) does not hold \(values.count) values")
         let shapeText = shape.count == 1 ? "(\(shape[0]),)" : "(" + shape.map(String.init).joined(separator: ", ") + ")"
         var header = "{'descr': '<f4', 'fortran_order': False, 'shape': \(shapeText), }"
@@ -17,12 +17,12 @@ public enum NPYFile {
         return data
     }
 
-    public static func write(_ values: [Float], shape: [Int], to url: URL) throws {
+    package static func write(_ values: [Float], shape: [Int], to url: URL) throws {
         try encode(values, shape: shape).write(to: url, options: .atomic)
     }
 
     /// Reads a float32 little-endian C-order `.npy` file; returns the values and the shape.
-    public static func read(_ url: URL) throws -> (values: [Float], shape: [Int]) {
+    package static func read(_ url: URL) throws -> (values: [Float], shape: [Int]) {
         let data = try Data(contentsOf: url)
         let bytes = [UInt8](data)
         guard bytes.count > 10, bytes[0] == 0x93, String(decoding: bytes[1..<6], as: UTF8.self) == "NUMPY" else {

@@ -1,8 +1,8 @@
 import CSoxr
 
 /// Sample-rate conversion with libsoxr at its high-quality setting.
-public enum Resampler {
-    public static func resample(_ audio: AudioBuffer, to targetRate: Int) throws -> AudioBuffer {
+package enum Resampler {
+    package static func resample(_ audio: AudioBuffer, to targetRate: Int) throws -> AudioBuffer {
         guard targetRate > 0 else { throw AudioError.resamplingFailed("target rate \(targetRate) Hz") }
         if audio.sampleRate == targetRate || audio.samples.isEmpty {
             return AudioBuffer(samples: audio.samples, sampleRate: targetRate)

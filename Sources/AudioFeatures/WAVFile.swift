@@ -2,13 +2,13 @@ import Foundation
 
 /// RIFF/WAVE reading and writing. Reads 8/16/24/32-bit PCM and 32/64-bit float, any channel count
 /// (mixed down to mono); writes 16-bit PCM or 32-bit float mono.
-public enum WAVFile {
-    public enum SampleFormat: Sendable {
+package enum WAVFile {
+    package enum SampleFormat: Sendable {
         case pcm16
         case float32
     }
 
-    public static func read(_ url: URL) throws -> AudioBuffer {
+    package static func read(_ url: URL) throws -> AudioBuffer {
         let data: Data
         do { data = try Data(contentsOf: url) } catch {
             throw AudioError.unreadable("\(url.path): \(error.localizedDescription)")
@@ -16,7 +16,7 @@ public enum WAVFile {
         return try decode(data, name: url.lastPathComponent)
     }
 
-    public static func decode(_ data: Data, name: String = "data") throws -> AudioBuffer {
+    package static func decode(_ data: Data, name: String = "data") throws -> AudioBuffer {
         let bytes = [UInt8](data)
         func u32(_ offset: Int) -> UInt32 {
             UInt32(bytes[offset]) | UInt32(bytes[offset + 1]) << 8 | UInt32(bytes[offset + 2]) << 16 | UInt32(bytes[offset + 3]) << 24
@@ -93,7 +93,7 @@ public enum WAVFile {
         return AudioBuffer(samples: samples, sampleRate: format.rate)
     }
 
-    public static func encode(_ audio: AudioBuffer, format: SampleFormat = .pcm16) -> Data {
+    package static func encode(_ audio: AudioBuffer, format: SampleFormat = .pcm16) -> Data {
         let bytesPerSample = format == .pcm16 ? 2 : 4
         let dataSize = audio.samples.count * bytesPerSample
         var out = Data(capacity: 44 + dataSize)
@@ -122,7 +122,7 @@ public enum WAVFile {
         return out
     }
 
-    public static func write(_ audio: AudioBuffer, to url: URL, format: SampleFormat = .pcm16) throws {
+    package static func write(_ audio: AudioBuffer, to url: URL, format: SampleFormat = .pcm16) throws {
         try encode(audio, format: format).write(to: url, options: .atomic)
     }
 }

@@ -7,8 +7,8 @@ import Media
 
 /// Prepares avatars and keeps them on disk, keyed by a hash of the file's bytes and the settings, so
 /// a second use of the same avatar skips face analysis entirely.
-public final class AvatarStore: @unchecked Sendable {
-    public let cacheDirectory: URL
+package final class AvatarStore: @unchecked Sendable {
+    package let cacheDirectory: URL
     private let assets: URL
     private let runtime: InferenceRuntime
     private let lock = NSLock()
@@ -16,14 +16,14 @@ public final class AvatarStore: @unchecked Sendable {
     /// Prepared avatars already opened in this process.
     private var opened: [String: PreparedAvatar] = [:]
 
-    public init(cacheDirectory: URL, assets: URL, runtime: InferenceRuntime) {
+    package init(cacheDirectory: URL, assets: URL, runtime: InferenceRuntime) {
         self.cacheDirectory = cacheDirectory
         self.assets = assets
         self.runtime = runtime
     }
 
     /// The prepared avatar for `file`, from the cache when it is there. `cached` tells which.
-    public func prepare(_ file: URL, settings: AvatarSettings = .default) throws -> (avatar: PreparedAvatar, cached: Bool) {
+    package func prepare(_ file: URL, settings: AvatarSettings = .default) throws -> (avatar: PreparedAvatar, cached: Bool) {
         let key = try Self.key(for: file, settings: settings)
         let directory = cacheDirectory.appendingPathComponent(key)
         if let avatar = lock.withLock({ opened[key] }) { return (avatar, true) }
@@ -36,6 +36,21 @@ public final class AvatarStore: @unchecked Sendable {
         let avatar = try PreparedAvatar(key: key, directory: directory)
         lock.withLock { opened[key] = avatar }
         return (avatar, false)
+    }
+
+    /// Removes staging folders (`.<key>-<uuid>`) of analyses that a killed process never finished.
+    /// Only folders older than `age` go: another process may be analysing right now.
+    @discardableResult
+    package func removeAbandonedStaging(olderThan age: TimeInterval = 600, now: Date = Date()) -> Int {
+        let manager = FileManager.default
+        var removed = 0
+        for name in (try? manager.contentsOfDirectory(atPath: cacheDirectory.path)) ?? [] where name.hasPrefix(".") {
+            let url = cacheDirectory.appendingPathComponent(name)
+            guard let modified = (try? manager.attributesOfItem(atPath: url.path))?[.modificationDate] as? Date,
+                  now.timeIntervalSince(modified) > age, (try? manager.removeItem(at: url)) != nil else { continue }
+            removed += 1
+        }
+        return removed
     }
 
     static func key(for file: URL, settings: AvatarSettings) throws -> String {
@@ -63,7 +78,7 @@ public final class AvatarStore: @unchecked Sendable {
     }
 
     /// Finds the face (largest, most confident) in one frame, with its landmarks.
-    public func analyseFrame(_ image: RGBImage) throws -> (detection: FaceDetection, landmarks: [Point])? {
+    package func analyseFrame(_ image: RGBImage) throws -> (detection: FaceDetection, landmarks: [Point])? {
         let analyzers = try loadAnalyzers()
         var detections = try analyzers.short.detect(image)
         if detections.isEmpty { detections = try analyzers.full.detect(image) }

@@ -3,23 +3,23 @@ import Imaging
 import Inference
 
 /// A face found in an image, in image pixel coordinates.
-public struct FaceDetection: Sendable, Equatable {
-    public var x: Double
-    public var y: Double
-    public var width: Double
-    public var height: Double
-    public var score: Double
+package struct FaceDetection: Sendable, Equatable {
+    package var x: Double
+    package var y: Double
+    package var width: Double
+    package var height: Double
+    package var score: Double
     /// Right eye, left eye, nose tip, mouth centre, right ear, left ear (the person's right and left).
-    public var keypoints: [Point]
+    package var keypoints: [Point]
 
-    public var area: Double { width * height }
+    package var area: Double { width * height }
 }
 
 /// MediaPipe's BlazeFace detectors (short range: faces filling much of the picture; full range: small
 /// faces too), run by OpenVINO from the `.tflite` files. The network regresses boxes and six keypoints
 /// relative to fixed SSD anchors; this type builds the anchors, decodes and suppresses overlaps.
-public final class FaceDetector: @unchecked Sendable {
-    public enum Range: String, Sendable {
+package final class FaceDetector: @unchecked Sendable {
+    package enum Range: String, Sendable {
         case short = "face_detection_short_range"
         case full = "face_detection_full_range"
 
@@ -28,12 +28,12 @@ public final class FaceDetector: @unchecked Sendable {
         var layers: [(stride: Int, anchors: Int)] { self == .short ? [(8, 2), (16, 6)] : [(4, 1)] }
     }
 
-    public let range: Range
+    package let range: Range
     private let model: CompiledModel
     private let anchors: [Point]
-    public var minimumScore: Double = 0.5
+    package var minimumScore: Double = 0.5
 
-    public init(range: Range, assets: URL, runtime: InferenceRuntime) throws {
+    package init(range: Range, assets: URL, runtime: InferenceRuntime) throws {
         self.range = range
         model = try runtime.compile(assets.appendingPathComponent("\(range.rawValue).tflite"),
                                     options: CompileOptions(threads: 1, requests: 1))
@@ -51,7 +51,7 @@ public final class FaceDetector: @unchecked Sendable {
     }
 
     /// Faces in `image`, best first.
-    public func detect(_ image: RGBImage) throws -> [FaceDetection] {
+    package func detect(_ image: RGBImage) throws -> [FaceDetection] {
         // Letterbox to a square (the network expects undistorted faces), then scale to the input size.
         let side = max(image.width, image.height)
         let offsetX = (side - image.width) / 2, offsetY = (side - image.height) / 2

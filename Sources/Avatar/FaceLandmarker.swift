@@ -4,29 +4,29 @@ import Inference
 
 /// MediaPipe's face-mesh network: 468 landmarks on a face crop, run by OpenVINO. The crop is the
 /// detection box, squared and enlarged by half (the framing the network was trained on).
-public final class FaceLandmarker: @unchecked Sendable {
-    public static let inputSize = 192
-    public static let pointCount = 468
+package final class FaceLandmarker: @unchecked Sendable {
+    package static let inputSize = 192
+    package static let pointCount = 468
 
     /// Landmark indices used by the pipeline (MediaPipe face-mesh topology).
-    public enum Index {
-        public static let upperInnerLip = 13
-        public static let lowerInnerLip = 14
-        public static let mouthRight = 61
-        public static let mouthLeft = 291
-        public static let chin = 152
-        public static let noseTip = 1
+    package enum Index {
+        package static let upperInnerLip = 13
+        package static let lowerInnerLip = 14
+        package static let mouthRight = 61
+        package static let mouthLeft = 291
+        package static let chin = 152
+        package static let noseTip = 1
     }
 
     private let model: CompiledModel
 
-    public init(assets: URL, runtime: InferenceRuntime) throws {
+    package init(assets: URL, runtime: InferenceRuntime) throws {
         model = try runtime.compile(assets.appendingPathComponent("face_landmark.tflite"),
                                     options: CompileOptions(threads: 1, requests: 1))
     }
 
     /// 468 points in image pixels and the network's face-presence probability.
-    public func landmarks(in image: RGBImage, face: FaceDetection) throws -> (points: [Point], presence: Double) {
+    package func landmarks(in image: RGBImage, face: FaceDetection) throws -> (points: [Point], presence: Double) {
         let side = max(face.width, face.height) * 1.5
         let region = PixelRect(x: Int((face.x + face.width / 2 - side / 2).rounded()),
                                y: Int((face.y + face.height / 2 - side / 2).rounded()),

@@ -3,18 +3,18 @@ import Imaging
 import LipSync
 
 /// How the Wav2Lip face box is derived from the landmarks.
-public struct AvatarSettings: Sendable, Hashable, Codable {
+package struct AvatarSettings: Sendable, Hashable, Codable {
     /// Padding added around the landmarks' bounding box, as fractions of its height. Wav2Lip pads the
     /// bottom by default so the chin, which moves when speaking, stays inside the box.
-    public var padTop: Double
-    public var padBottom: Double
-    public var padSides: Double
+    package var padTop: Double
+    package var padBottom: Double
+    package var padSides: Double
     /// Frames averaged (centred, so without lag) when smoothing a video's face boxes.
-    public var smoothingWindow: Int
+    package var smoothingWindow: Int
 
-    public static let `default` = AvatarSettings(padTop: 0, padBottom: 0.08, padSides: 0, smoothingWindow: 5)
+    package static let `default` = AvatarSettings(padTop: 0, padBottom: 0.08, padSides: 0, smoothingWindow: 5)
 
-    public init(padTop: Double, padBottom: Double, padSides: Double, smoothingWindow: Int) {
+    package init(padTop: Double, padBottom: Double, padSides: Double, smoothingWindow: Int) {
         self.padTop = padTop
         self.padBottom = padBottom
         self.padSides = padSides
@@ -23,36 +23,36 @@ public struct AvatarSettings: Sendable, Hashable, Codable {
 }
 
 /// Where the face is in one avatar frame.
-public struct FaceRegion: Sendable, Codable, Equatable {
+package struct FaceRegion: Sendable, Codable, Equatable {
     /// The Wav2Lip crop box in frame pixels.
-    public var box: PixelRect
+    package var box: PixelRect
     /// MediaPipe's 468 face-mesh points in frame pixels.
-    public var landmarks: [Point]
+    package var landmarks: [Point]
 }
 
 /// An avatar analysed once: frames (even-sized, as H.264 yuv420p needs), the face in each, and the
 /// 96x96 crops the lip-sync engines take. Stored on disk and memory-mapped, so a long video avatar
 /// costs no memory until a frame is read.
-public final class PreparedAvatar: @unchecked Sendable {
-    public struct Metadata: Codable, Sendable {
-        public var version: Int
-        public var source: String
-        public var width: Int
-        public var height: Int
+package final class PreparedAvatar: @unchecked Sendable {
+    package struct Metadata: Codable, Sendable {
+        package var version: Int
+        package var source: String
+        package var width: Int
+        package var height: Int
         /// The source video's frame rate; nil for a still image.
-        public var fps: Double?
-        public var frameCount: Int
-        public var faces: [FaceRegion?]
-        public var settings: AvatarSettings
-        public var analysisSeconds: Double
+        package var fps: Double?
+        package var frameCount: Int
+        package var faces: [FaceRegion?]
+        package var settings: AvatarSettings
+        package var analysisSeconds: Double
     }
 
-    public static let formatVersion = 1
+    package static let formatVersion = 1
     static let cropBytes = Wav2LipEngine.faceSize * Wav2LipEngine.faceSize * 3
 
-    public let key: String
-    public let directory: URL
-    public let metadata: Metadata
+    package let key: String
+    package let directory: URL
+    package let metadata: Metadata
     private let frames: Data
     private let crops: Data
 
@@ -69,14 +69,14 @@ public final class PreparedAvatar: @unchecked Sendable {
         }
     }
 
-    public var width: Int { metadata.width }
-    public var height: Int { metadata.height }
-    public var frameCount: Int { metadata.frameCount }
-    public var isStill: Bool { metadata.fps == nil }
+    package var width: Int { metadata.width }
+    package var height: Int { metadata.height }
+    package var frameCount: Int { metadata.frameCount }
+    package var isStill: Bool { metadata.fps == nil }
 
     /// The avatar frame shown at output frame `index`. A video plays forwards, then backwards, and so
     /// on (ping-pong), so a loop never jumps.
-    public func sourceFrame(forOutputFrame index: Int) -> Int {
+    package func sourceFrame(forOutputFrame index: Int) -> Int {
         let count = metadata.frameCount
         guard count > 1 else { return 0 }
         let period = 2 * (count - 1)
@@ -84,26 +84,26 @@ public final class PreparedAvatar: @unchecked Sendable {
         return phase < count ? phase : period - phase
     }
 
-    public func frame(_ index: Int) -> RGBImage {
+    package func frame(_ index: Int) -> RGBImage {
         let size = width * height * 3
         return RGBImage(width: width, height: height, pixels: [UInt8](frames[(index * size)..<((index + 1) * size)]))
     }
 
-    public func face(_ index: Int) -> FaceRegion? { metadata.faces[index] }
+    package func face(_ index: Int) -> FaceRegion? { metadata.faces[index] }
 
     /// The 96x96 Wav2Lip crop of frame `index` (meaningful only where a face was found).
-    public func crop(_ index: Int) -> RGBImage {
+    package func crop(_ index: Int) -> RGBImage {
         let size = Self.cropBytes, side = Wav2LipEngine.faceSize
         return RGBImage(width: side, height: side, pixels: [UInt8](crops[(index * size)..<((index + 1) * size)]))
     }
 }
 
-public enum AvatarError: Error, CustomStringConvertible, Equatable {
+package enum AvatarError: Error, CustomStringConvertible, Equatable {
     case noFace(String)
     case unsupported(String)
     case corruptCache(String)
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .noFace(let file): return "no face found in \(file); use a picture or video where one face is clearly visible"
         case .unsupported(let message): return message

@@ -3,17 +3,17 @@ import LipSync
 
 /// Pastes generated 96x96 mouth patches back into avatar frames: the patch is resized to the face box
 /// and blended through a feathered mask over the lower face, so no rectangle edge shows.
-public struct Compositor: Sendable {
+package struct Compositor: Sendable {
     /// The mask's ellipse in box coordinates (0...1): centre and radii. Alpha is 1 inside `solid`
     /// of the radius and falls smoothly to 0 at the ellipse.
-    public var centreX = 0.5, centreY = 0.66
-    public var radiusX = 0.45, radiusY = 0.33
-    public var solid = 0.7
+    package var centreX = 0.5, centreY = 0.66
+    package var radiusX = 0.45, radiusY = 0.33
+    package var solid = 0.7
 
-    public init() {}
+    package init() {}
 
     /// Per-pixel alpha for a box of `width` x `height`.
-    public func mask(width: Int, height: Int) -> [Float] {
+    package func mask(width: Int, height: Int) -> [Float] {
         var alpha = [Float](repeating: 0, count: width * height)
         for y in 0..<height {
             let v = (Double(y) + 0.5) / Double(height)
@@ -29,7 +29,7 @@ public struct Compositor: Sendable {
 
     /// Blends `patch` (any size: it is resized to the box) into `frame` over `box` with `mask` (from
     /// `mask(width:height:)` for that box).
-    public func composite(_ patch: RGBImage, into frame: inout RGBImage, box: PixelRect, mask: [Float]) {
+    package func composite(_ patch: RGBImage, into frame: inout RGBImage, box: PixelRect, mask: [Float]) {
         precondition(mask.count == box.width * box.height, "mask size does not match the box")
         let resized = patch.resized(width: box.width, height: box.height)
         let frameWidth = frame.width

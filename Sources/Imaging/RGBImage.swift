@@ -1,10 +1,10 @@
 /// An 8-bit RGB image, row-major, 3 bytes per pixel, no row padding.
-public struct RGBImage: Sendable, Equatable {
-    public var width: Int
-    public var height: Int
-    public var pixels: [UInt8]
+package struct RGBImage: Sendable, Equatable {
+    package var width: Int
+    package var height: Int
+    package var pixels: [UInt8]
 
-    public init(width: Int, height: Int, pixels: [UInt8]) {
+    package init(width: Int, height: Int, pixels: [UInt8]) {
         precondition(width > 0 && height > 0 && pixels.count == width * height * 3,
                      "an RGB image of \(width)x\(height) holds \(width * height * 3) bytes, got \(pixels.count)")
         self.width = width
@@ -12,7 +12,7 @@ public struct RGBImage: Sendable, Equatable {
         self.pixels = pixels
     }
 
-    public init(width: Int, height: Int, fill: (UInt8, UInt8, UInt8) = (0, 0, 0)) {
+    package init(width: Int, height: Int, fill: (UInt8, UInt8, UInt8) = (0, 0, 0)) {
         var pixels = [UInt8](repeating: 0, count: width * height * 3)
         for index in stride(from: 0, to: pixels.count, by: 3) {
             pixels[index] = fill.0; pixels[index + 1] = fill.1; pixels[index + 2] = fill.2
@@ -20,13 +20,13 @@ public struct RGBImage: Sendable, Equatable {
         self.init(width: width, height: height, pixels: pixels)
     }
 
-    public subscript(x: Int, y: Int) -> (UInt8, UInt8, UInt8) {
+    package subscript(x: Int, y: Int) -> (UInt8, UInt8, UInt8) {
         let index = (y * width + x) * 3
         return (pixels[index], pixels[index + 1], pixels[index + 2])
     }
 
     /// The pixels inside `rect` (which must lie within the image).
-    public func cropped(to rect: PixelRect) -> RGBImage {
+    package func cropped(to rect: PixelRect) -> RGBImage {
         precondition(rect.x >= 0 && rect.y >= 0 && rect.maxX <= width && rect.maxY <= height, "crop \(rect) outside \(width)x\(height)")
         var out = [UInt8](repeating: 0, count: rect.width * rect.height * 3)
         pixels.withUnsafeBufferPointer { source in
@@ -41,7 +41,7 @@ public struct RGBImage: Sendable, Equatable {
     }
 
     /// Copies `image` into this one with its top-left corner at the rectangle's origin.
-    public mutating func paste(_ image: RGBImage, at rect: PixelRect) {
+    package mutating func paste(_ image: RGBImage, at rect: PixelRect) {
         precondition(image.width == rect.width && image.height == rect.height && rect.maxX <= width && rect.maxY <= height)
         let rowBytes = image.width * 3
         for row in 0..<image.height {
@@ -52,7 +52,7 @@ public struct RGBImage: Sendable, Equatable {
 
     /// Bilinear resampling with pixel centres at half-integers (OpenCV's INTER_LINEAR convention, the
     /// one Wav2Lip's crops were made with).
-    public func resized(width newWidth: Int, height newHeight: Int) -> RGBImage {
+    package func resized(width newWidth: Int, height newHeight: Int) -> RGBImage {
         if newWidth == width && newHeight == height { return self }
         let xs = Self.taps(source: width, target: newWidth)
         let ys = Self.taps(source: height, target: newHeight)
@@ -90,39 +90,39 @@ public struct RGBImage: Sendable, Equatable {
 }
 
 /// An integer rectangle in pixel coordinates.
-public struct PixelRect: Sendable, Hashable, Codable, CustomStringConvertible {
-    public var x: Int
-    public var y: Int
-    public var width: Int
-    public var height: Int
+package struct PixelRect: Sendable, Hashable, Codable, CustomStringConvertible {
+    package var x: Int
+    package var y: Int
+    package var width: Int
+    package var height: Int
 
-    public init(x: Int, y: Int, width: Int, height: Int) {
+    package init(x: Int, y: Int, width: Int, height: Int) {
         self.x = x; self.y = y; self.width = width; self.height = height
     }
 
-    public var maxX: Int { x + width }
-    public var maxY: Int { y + height }
-    public var description: String { "\(width)x\(height) at (\(x), \(y))" }
+    package var maxX: Int { x + width }
+    package var maxY: Int { y + height }
+    package var description: String { "\(width)x\(height) at (\(x), \(y))" }
 
     /// The part of this rectangle inside a `width` x `height` image.
-    public func clamped(width imageWidth: Int, height imageHeight: Int) -> PixelRect {
+    package func clamped(width imageWidth: Int, height imageHeight: Int) -> PixelRect {
         let left = max(0, x), top = max(0, y)
         let right = min(imageWidth, maxX), bottom = min(imageHeight, maxY)
         return PixelRect(x: left, y: top, width: max(0, right - left), height: max(0, bottom - top))
     }
 
-    public func contains(x px: Int, y py: Int) -> Bool { px >= x && px < maxX && py >= y && py < maxY }
+    package func contains(x px: Int, y py: Int) -> Bool { px >= x && px < maxX && py >= y && py < maxY }
 }
 
 /// A point in pixel coordinates (sub-pixel precision).
-public struct Point: Sendable, Equatable, Hashable, Codable {
-    public var x: Double
-    public var y: Double
+package struct Point: Sendable, Equatable, Hashable, Codable {
+    package var x: Double
+    package var y: Double
 
-    public init(x: Double, y: Double) {
+    package init(x: Double, y: Double) {
         self.x = x
         self.y = y
     }
 
-    public func distance(to other: Point) -> Double { ((x - other.x) * (x - other.x) + (y - other.y) * (y - other.y)).squareRoot() }
+    package func distance(to other: Point) -> Double { ((x - other.x) * (x - other.x) + (y - other.y) * (y - other.y)).squareRoot() }
 }

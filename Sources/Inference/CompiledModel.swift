@@ -5,11 +5,11 @@ import Foundation
 /// A model compiled for a device, with a pool of infer requests so several inferences can be in
 /// flight at once. Inference blocks a thread for its whole duration, so the async API runs it on a
 /// dedicated dispatch queue, never on Swift's cooperative pool, and only once a request is free.
-public final class CompiledModel: @unchecked Sendable {
-    public let file: URL
-    public let options: CompileOptions
-    public let inputs: [TensorInfo]
-    public let outputs: [TensorInfo]
+package final class CompiledModel: @unchecked Sendable {
+    package let file: URL
+    package let options: CompileOptions
+    package let inputs: [TensorInfo]
+    package let outputs: [TensorInfo]
 
     private let compiled: OpaquePointer
     private let pool: RequestPool
@@ -43,7 +43,7 @@ public final class CompiledModel: @unchecked Sendable {
     }
 
     /// How many inferences can run at once.
-    public var concurrentRequests: Int { pool.requests.count }
+    package var concurrentRequests: Int { pool.requests.count }
 
     private static func optimalRequests(_ compiled: OpaquePointer) throws -> Int {
         var value: UnsafeMutablePointer<CChar>?
@@ -56,7 +56,7 @@ public final class CompiledModel: @unchecked Sendable {
 
     /// Runs one inference, blocking the calling thread (for code already on a dispatch thread, such as
     /// avatar analysis). Inputs are matched by name.
-    public func inferBlocking(_ inputs: [String: Tensor]) throws -> [String: Tensor] {
+    package func inferBlocking(_ inputs: [String: Tensor]) throws -> [String: Tensor] {
         try check(inputs)
         let request = pool.acquireBlocking()
         defer { pool.release(request) }
@@ -65,7 +65,7 @@ public final class CompiledModel: @unchecked Sendable {
 
     /// Runs one inference; up to `concurrentRequests` run at once. A caller waiting for a free request
     /// is a suspended task, not a parked thread: only running inferences occupy the model's queue.
-    public func infer(_ inputs: [String: Tensor]) async throws -> [String: Tensor] {
+    package func infer(_ inputs: [String: Tensor]) async throws -> [String: Tensor] {
         try check(inputs)
         nonisolated(unsafe) let request = await pool.acquire()  // used by one inference at a time
         return try await withCheckedThrowingContinuation { continuation in

@@ -3,11 +3,11 @@ import Dispatch
 import Foundation
 
 /// An OpenVINO failure, with the library's own message.
-public struct InferenceError: Error, CustomStringConvertible, Equatable {
-    public var message: String
-    public var description: String { message }
+package struct InferenceError: Error, CustomStringConvertible, Equatable {
+    package var message: String
+    package var description: String { message }
 
-    public init(_ message: String) { self.message = message }
+    package init(_ message: String) { self.message = message }
 
     /// Turns a non-OK status into an error naming what was being done and OpenVINO's explanation.
     static func check(_ status: ov_status_e, _ action: @autoclosure () -> String) throws {
@@ -20,11 +20,11 @@ public struct InferenceError: Error, CustomStringConvertible, Equatable {
 }
 
 /// A dense float32 tensor in row-major order.
-public struct Tensor: Sendable, Equatable {
-    public var shape: [Int]
-    public var values: [Float]
+package struct Tensor: Sendable, Equatable {
+    package var shape: [Int]
+    package var values: [Float]
 
-    public init(shape: [Int], values: [Float]) {
+    package init(shape: [Int], values: [Float]) {
         precondition(shape.reduce(1, *) == values.count, "shape \(shape) does not hold \(values.count) values")
         self.shape = shape
         self.values = values
@@ -32,30 +32,30 @@ public struct Tensor: Sendable, Equatable {
 }
 
 /// A model input or output: its name and shape (`nil` for a dynamic dimension).
-public struct TensorInfo: Sendable, Hashable, CustomStringConvertible {
-    public var name: String
-    public var shape: [Int?]
+package struct TensorInfo: Sendable, Hashable, CustomStringConvertible {
+    package var name: String
+    package var shape: [Int?]
 
-    public var description: String {
+    package var description: String {
         "\(name) [" + shape.map { $0.map(String.init) ?? "?" }.joined(separator: ",") + "]"
     }
 
     /// True when `other` fits this shape (dynamic dimensions match anything).
-    public func accepts(_ other: [Int]) -> Bool {
+    package func accepts(_ other: [Int]) -> Bool {
         other.count == shape.count && zip(shape, other).allSatisfy { $0 == nil || $0 == $1 }
     }
 }
 
 /// How a model is compiled for the CPU.
-public struct CompileOptions: Sendable, Hashable {
-    public enum PerformanceHint: String, Sendable, CaseIterable {
+package struct CompileOptions: Sendable, Hashable {
+    package enum PerformanceHint: String, Sendable, CaseIterable {
         /// One request at a time as fast as possible.
         case latency = "LATENCY"
         /// Several requests in flight, maximum frames per second.
         case throughput = "THROUGHPUT"
     }
 
-    public enum Precision: String, Sendable, CaseIterable {
+    package enum Precision: String, Sendable, CaseIterable {
         /// Full float32: results match onnxruntime to about 1e-5.
         case f32
         /// bfloat16 where the CPU has it (AVX512_BF16, AMX); OpenVINO's own default on such CPUs.
@@ -63,21 +63,21 @@ public struct CompileOptions: Sendable, Hashable {
         case bf16
     }
 
-    public var hint: PerformanceHint
+    package var hint: PerformanceHint
     /// Inference precision; OpenVINO would silently pick bf16 on CPUs that support it.
-    public var precision: Precision
+    package var precision: Precision
     /// Inference threads (nil: OpenVINO's choice, all cores).
-    public var threads: Int?
+    package var threads: Int?
     /// Fix the first (batch) dimension of every input to this size; nil keeps the model's own.
-    public var batchSize: Int?
+    package var batchSize: Int?
     /// Infer requests kept ready, i.e. how many inferences may run at once; nil: OpenVINO's optimum.
-    public var requests: Int?
+    package var requests: Int?
     /// Pin inference threads to cores. OpenVINO pins by default, which puts the threads of separately
     /// compiled models on the same cores; models meant to run side by side need it off.
-    public var cpuPinning: Bool?
-    public var device: String
+    package var cpuPinning: Bool?
+    package var device: String
 
-    public init(hint: PerformanceHint = .latency, precision: Precision = .f32, threads: Int? = nil,
+    package init(hint: PerformanceHint = .latency, precision: Precision = .f32, threads: Int? = nil,
                 batchSize: Int? = nil, requests: Int? = nil, cpuPinning: Bool? = nil, device: String = "CPU") {
         self.hint = hint
         self.precision = precision
@@ -90,13 +90,13 @@ public struct CompileOptions: Sendable, Hashable {
 }
 
 /// The OpenVINO runtime (one `ov_core_t`), shared by every model of the process.
-public final class InferenceRuntime: @unchecked Sendable {
-    public static let shared: Result<InferenceRuntime, InferenceError> = Result { try InferenceRuntime() }
+package final class InferenceRuntime: @unchecked Sendable {
+    package static let shared: Result<InferenceRuntime, InferenceError> = Result { try InferenceRuntime() }
         .mapError { $0 as? InferenceError ?? InferenceError("\($0)") }
 
     let core: OpaquePointer
 
-    public init() throws {
+    package init() throws {
         var core: OpaquePointer?
         try InferenceError.check(ov_core_create(&core), "creating the OpenVINO runtime")
         self.core = core!
@@ -104,7 +104,7 @@ public final class InferenceRuntime: @unchecked Sendable {
 
     deinit { ov_core_free(core) }
 
-    public var version: String {
+    package var version: String {
         var version = ov_version_t()
         guard ov_get_openvino_version(&version) == OK else { return "unknown" }
         defer { ov_version_free(&version) }
@@ -112,7 +112,7 @@ public final class InferenceRuntime: @unchecked Sendable {
     }
 
     /// Names and shapes of a model's inputs and outputs, read without compiling it.
-    public func describe(_ url: URL) throws -> (inputs: [TensorInfo], outputs: [TensorInfo]) {
+    package func describe(_ url: URL) throws -> (inputs: [TensorInfo], outputs: [TensorInfo]) {
         guard FileManager.default.isReadableFile(atPath: url.path) else {
             throw InferenceError("model file \(url.path) does not exist or is not readable")
         }
@@ -124,7 +124,7 @@ public final class InferenceRuntime: @unchecked Sendable {
     }
 
     /// Reads an ONNX, TFLite or OpenVINO IR model and compiles it.
-    public func compile(_ url: URL, options: CompileOptions = CompileOptions()) throws -> CompiledModel {
+    package func compile(_ url: URL, options: CompileOptions = CompileOptions()) throws -> CompiledModel {
         guard FileManager.default.isReadableFile(atPath: url.path) else {
             throw InferenceError("model file \(url.path) does not exist or is not readable")
         }

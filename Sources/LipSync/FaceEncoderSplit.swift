@@ -5,9 +5,9 @@ import Inference
 /// A Wav2Lip model cut into its face encoder and the rest (by scripts/split_wav2lip.py). The encoder's
 /// input is the face crop only, which never changes for a still avatar, so its features are computed
 /// once per distinct crop and reused for every frame; the decoder takes the mel and those features.
-public final class FaceEncoderSplit: @unchecked Sendable {
-    public let encoder: CompiledModel
-    public let decoder: CompiledModel
+package final class FaceEncoderSplit: @unchecked Sendable {
+    package let encoder: CompiledModel
+    package let decoder: CompiledModel
     let faceInput: String
     let melInput: String
     let output: String
@@ -17,7 +17,7 @@ public final class FaceEncoderSplit: @unchecked Sendable {
     private let lock = NSLock()
     static let cacheSize = 64
 
-    public init(encoder: CompiledModel, decoder: CompiledModel) throws {
+    package init(encoder: CompiledModel, decoder: CompiledModel) throws {
         self.encoder = encoder
         self.decoder = decoder
         guard encoder.inputs.count == 1, let face = encoder.inputs.first,

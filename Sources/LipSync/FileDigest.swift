@@ -2,8 +2,8 @@ import Crypto
 import Foundation
 
 /// SHA-256 of a file, read in chunks (model files are hundreds of megabytes).
-public enum FileDigest {
-    public static func sha256(of url: URL) throws -> String {
+package enum FileDigest {
+    package static func sha256(of url: URL) throws -> String {
         let handle = try FileHandle(forReadingFrom: url)
         defer { try? handle.close() }
         var hasher = SHA256()

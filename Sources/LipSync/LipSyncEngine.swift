@@ -2,17 +2,17 @@ import Imaging
 
 /// What an engine renders: a run of video frames, each with its mel window (80x16, row-major), the
 /// avatar's face crop for that frame and the face landmarks in crop pixels.
-public struct LipSyncBatch: Sendable {
+package struct LipSyncBatch: Sendable {
     /// Global video frame indices (frame i is shown at i / fps seconds).
-    public var frames: [Int]
-    public var melWindows: [[Float]]
-    public var faces: [RGBImage]
+    package var frames: [Int]
+    package var melWindows: [[Float]]
+    package var faces: [RGBImage]
     /// MediaPipe face-mesh points of each face, in the crop's pixel coordinates (empty when unknown).
-    public var landmarks: [[Point]]
+    package var landmarks: [[Point]]
     /// What is said when, for engines that animate from phonemes rather than from the mel.
-    public var cues: SpeechCues?
+    package var cues: SpeechCues?
 
-    public init(frames: [Int], melWindows: [[Float]], faces: [RGBImage], landmarks: [[Point]] = [], cues: SpeechCues? = nil) {
+    package init(frames: [Int], melWindows: [[Float]], faces: [RGBImage], landmarks: [[Point]] = [], cues: SpeechCues? = nil) {
         precondition(frames.count == faces.count && melWindows.count == faces.count, "one frame index, mel window and face per frame")
         precondition(landmarks.isEmpty || landmarks.count == faces.count, "landmarks for every face or none")
         self.frames = frames
@@ -22,11 +22,11 @@ public struct LipSyncBatch: Sendable {
         self.cues = cues
     }
 
-    public var count: Int { faces.count }
+    package var count: Int { faces.count }
 }
 
 /// Which face crops an engine takes.
-public enum CropStyle: Sendable {
+package enum CropStyle: Sendable {
     /// The 96x96 crops Wav2Lip was trained on (prepared once per avatar).
     case wav2lip
     /// The face box at the avatar's own resolution, with landmarks.
@@ -36,7 +36,7 @@ public enum CropStyle: Sendable {
 /// Turns mel windows and face crops into face patches (same size as the crops). Wav2Lip (a neural
 /// model) and the viseme engine (no weights) implement it, so every generator and front end can use
 /// either.
-public protocol LipSyncEngine: Sendable {
+package protocol LipSyncEngine: Sendable {
     /// A short identifier shown in results and timings (`wav2lip`, `wav2lip_gan`, `viseme`, ...).
     var name: String { get }
     /// Frames per call that give full speed; callers may pass any count.
@@ -49,12 +49,12 @@ public protocol LipSyncEngine: Sendable {
     func render(_ batch: LipSyncBatch) async throws -> [RGBImage]
 }
 
-public enum LipSyncError: Error, CustomStringConvertible, Equatable {
+package enum LipSyncError: Error, CustomStringConvertible, Equatable {
     case modelNotFound(name: String, directory: String, available: [String])
     case malformedModel(file: String, problem: String)
     case badInput(String)
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .modelNotFound(let name, let directory, let available):
             let found = available.isEmpty ? "no models are installed there" : "installed: \(available.joined(separator: ", "))"

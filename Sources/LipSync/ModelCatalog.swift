@@ -4,26 +4,26 @@ import Inference
 /// The Wav2Lip models a user has installed: `wav2lip.onnx` (NOGAN, better sync) and `wav2lip_gan.onnx`
 /// (GAN, better visual quality) in one folder. The folder is `--models DIR`, else `$LIPSYNC_MODELS`,
 /// else `models/` in the project.
-public struct ModelCatalog: Sendable {
-    public struct Entry: Sendable {
-        public var name: String
-        public var file: URL
-        public var summary: String
+package struct ModelCatalog: Sendable {
+    package struct Entry: Sendable {
+        package var name: String
+        package var file: URL
+        package var summary: String
     }
 
-    public static let knownModels: [(name: String, summary: String)] = [
+    package static let knownModels: [(name: String, summary: String)] = [
         ("wav2lip", "Wav2Lip NOGAN: slightly better lip sync"),
         ("wav2lip_gan", "Wav2Lip GAN: better visual quality"),
     ]
 
-    public var directory: URL
+    package var directory: URL
 
-    public init(directory: URL) {
+    package init(directory: URL) {
         self.directory = directory
     }
 
     /// The folder to use: explicit, else the environment's `LIPSYNC_MODELS`, else `models/` under `projectRoot`.
-    public static func resolveDirectory(explicit: String?, environment: [String: String] = ProcessInfo.processInfo.environment,
+    package static func resolveDirectory(explicit: String?, environment: [String: String] = ProcessInfo.processInfo.environment,
                                         projectRoot: URL) -> URL {
         if let explicit, !explicit.isEmpty { return URL(fileURLWithPath: explicit) }
         if let fromEnvironment = environment["LIPSYNC_MODELS"], !fromEnvironment.isEmpty {
@@ -33,7 +33,7 @@ public struct ModelCatalog: Sendable {
     }
 
     /// The known models present in the folder.
-    public func installed() -> [Entry] {
+    package func installed() -> [Entry] {
         Self.knownModels.compactMap { known in
             let file = directory.appendingPathComponent("\(known.name).onnx")
             return FileManager.default.fileExists(atPath: file.path) ? Entry(name: known.name, file: file, summary: known.summary) : nil
@@ -41,7 +41,7 @@ public struct ModelCatalog: Sendable {
     }
 
     /// A model file by catalog name (`wav2lip`, `wav2lip_gan`) or by path to an `.onnx` file.
-    public func file(for nameOrPath: String) throws -> (name: String, file: URL) {
+    package func file(for nameOrPath: String) throws -> (name: String, file: URL) {
         if nameOrPath.hasSuffix(".onnx") || nameOrPath.contains("/") {
             let url = URL(fileURLWithPath: nameOrPath)
             guard FileManager.default.fileExists(atPath: url.path) else {
@@ -60,7 +60,7 @@ public struct ModelCatalog: Sendable {
     }
 
     /// Loads and compiles a model as a Wav2Lip engine, checking its inputs and outputs.
-    public func load(_ nameOrPath: String, options: CompileOptions = CompileOptions(batchSize: 8),
+    package func load(_ nameOrPath: String, options: CompileOptions = CompileOptions(batchSize: 8),
                      runtime: InferenceRuntime) throws -> Wav2LipEngine {
         let (name, file) = try file(for: nameOrPath)
         do {
@@ -94,7 +94,7 @@ public struct ModelCatalog: Sendable {
     }
 
     /// How to install models, for messages when there are none.
-    public var installHint: String {
+    package var installHint: String {
         "no Wav2Lip models in \(directory.path). Put wav2lip.onnx (NOGAN) and/or wav2lip_gan.onnx (GAN), as exported by the Wav2Lip ONNX ports, in that folder, or point --models / LIPSYNC_MODELS at another one."
     }
 }

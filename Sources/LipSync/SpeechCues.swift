@@ -1,33 +1,33 @@
 /// What is said when, per utterance: the phonemes with their times (when the speech was synthesized
 /// here) and, for every video frame, the loudness and brightness of the audio. Engines that animate
 /// from phonemes (the viseme engine) read it; Wav2Lip works from the mel and ignores it.
-public final class SpeechCues: Sendable {
-    public struct Phoneme: Sendable, Equatable {
+package final class SpeechCues: Sendable {
+    package struct Phoneme: Sendable, Equatable {
         /// IPA name as espeak-ng reports it (`p`, `a`, `tʃ`, ...).
-        public var name: String
-        public var start: Double
-        public var end: Double
+        package var name: String
+        package var start: Double
+        package var end: Double
 
-        public init(name: String, start: Double, end: Double) {
+        package init(name: String, start: Double, end: Double) {
             self.name = name
             self.start = start
             self.end = end
         }
     }
 
-    public let fps: Double
-    public let duration: Double
+    package let fps: Double
+    package let duration: Double
     /// nil when the audio came from a recording (no timeline).
-    public let phonemes: [Phoneme]?
+    package let phonemes: [Phoneme]?
     /// RMS per video frame, scaled so that loud speech (the 95th percentile) is 1.
-    public let loudness: [Float]
+    package let loudness: [Float]
     /// Zero-crossing rate per video frame in [0, 1]: high for hiss and spread vowels, low for rounded ones.
-    public let brightness: [Float]
+    package let brightness: [Float]
     /// The mouth shape of every frame, computed with the cues: engines read it and keep no state of
     /// their own per utterance.
-    public let mouth: MouthTrack
+    package let mouth: MouthTrack
 
-    public init(fps: Double, duration: Double, phonemes: [Phoneme]?, loudness: [Float], brightness: [Float]) {
+    package init(fps: Double, duration: Double, phonemes: [Phoneme]?, loudness: [Float], brightness: [Float]) {
         self.fps = fps
         self.duration = duration
         self.phonemes = phonemes
@@ -38,7 +38,7 @@ public final class SpeechCues: Sendable {
     }
 
     /// Measures loudness and brightness of mono `samples` over windows centred on each video frame.
-    public static func analyse(samples: [Float], sampleRate: Int, fps: Double, frameCount: Int,
+    package static func analyse(samples: [Float], sampleRate: Int, fps: Double, frameCount: Int,
                                phonemes: [Phoneme]?) -> SpeechCues {
         let window = Int(Double(sampleRate) / fps)
         var rms = [Float](repeating: 0, count: frameCount)

@@ -5,35 +5,35 @@ import Inference
 /// Wav2Lip (GAN or NOGAN) run by OpenVINO. Builds the model's inputs exactly as the original inference
 /// code does: mel [B,1,80,16]; face [B,6,96,96] = the crop with its lower half zeroed, stacked with the
 /// unmasked crop, BGR, scaled to [0,1]. The output [B,3,96,96] (BGR, [0,1]) becomes RGB patches.
-public final class Wav2LipEngine: LipSyncEngine {
-    public let name: String
-    public let file: URL
+package final class Wav2LipEngine: LipSyncEngine {
+    package let name: String
+    package let file: URL
     /// The model's own inputs and outputs (of the whole model, also when it runs split).
-    public let ports: (inputs: [TensorInfo], outputs: [TensorInfo])
+    package let ports: (inputs: [TensorInfo], outputs: [TensorInfo])
     /// The compiled model that renders frames: the whole model, or the decoder when split.
-    public let model: CompiledModel
+    package let model: CompiledModel
     /// Input names as this model's export calls them, matched by shape.
-    public let melInput: String
-    public let faceInput: String
-    public let output: String
+    package let melInput: String
+    package let faceInput: String
+    package let output: String
     /// The same model cut in two (scripts/split_wav2lip.py): when present, the face encoder runs once per
     /// distinct face crop and only the rest runs per frame. Same numbers, 16% fewer FLOPs per frame.
-    public let split: FaceEncoderSplit?
+    package let split: FaceEncoderSplit?
 
     /// Side of the square face crops and patches the model works on.
-    public static let faceSize = 96
+    package static let faceSize = 96
 
-    public var preferredBatchSize: Int { model.options.batchSize ?? 8 }
-    public var cropStyle: CropStyle { .wav2lip }
-    public var isInferenceBound: Bool { true }
+    package var preferredBatchSize: Int { model.options.batchSize ?? 8 }
+    package var cropStyle: CropStyle { .wav2lip }
+    package var isInferenceBound: Bool { true }
 
     /// The whole model, compiled.
-    public convenience init(name: String, model: CompiledModel) throws {
+    package convenience init(name: String, model: CompiledModel) throws {
         try self.init(name: name, file: model.file, ports: (model.inputs, model.outputs), model: model, split: nil)
     }
 
     /// The model split in two: only the encoder / decoder pair is compiled; `ports` describe the whole model.
-    public convenience init(name: String, file: URL, ports: (inputs: [TensorInfo], outputs: [TensorInfo]), split: FaceEncoderSplit) throws {
+    package convenience init(name: String, file: URL, ports: (inputs: [TensorInfo], outputs: [TensorInfo]), split: FaceEncoderSplit) throws {
         try self.init(name: name, file: file, ports: ports, model: split.decoder, split: split)
     }
 
@@ -60,7 +60,7 @@ public final class Wav2LipEngine: LipSyncEngine {
         self.output = output
     }
 
-    public func render(_ batch: LipSyncBatch) async throws -> [RGBImage] {
+    package func render(_ batch: LipSyncBatch) async throws -> [RGBImage] {
         var patches: [RGBImage] = []
         patches.reserveCapacity(batch.count)
         var start = 0
@@ -80,7 +80,7 @@ public final class Wav2LipEngine: LipSyncEngine {
 
     /// The model's input tensors for `range` of the batch. A model compiled for a fixed batch size gets
     /// its last, partial batch padded by repeating the last frame (the extra outputs are dropped).
-    public func inputs(_ batch: LipSyncBatch, range: Range<Int>) -> [String: Tensor] {
+    package func inputs(_ batch: LipSyncBatch, range: Range<Int>) -> [String: Tensor] {
         precondition(split == nil, "a split model takes its inputs from FaceEncoderSplit")
         let rows = model.options.batchSize ?? range.count
         let items = (0..<rows).map { min(range.lowerBound + $0, range.upperBound - 1) }
@@ -129,7 +129,7 @@ public final class Wav2LipEngine: LipSyncEngine {
     }
 
     /// Converts the first `count` BGR [0,1] planes of the output into RGB 8-bit patches.
-    public static func patches(from tensor: Tensor, count: Int) -> [RGBImage] {
+    package static func patches(from tensor: Tensor, count: Int) -> [RGBImage] {
         let side = faceSize, plane = side * side
         return (0..<count).map { item in
             var pixels = [UInt8](repeating: 0, count: plane * 3)

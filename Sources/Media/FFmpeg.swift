@@ -2,14 +2,14 @@ import AudioFeatures
 import Foundation
 import Imaging
 
-public enum MediaError: Error, CustomStringConvertible, Equatable {
+package enum MediaError: Error, CustomStringConvertible, Equatable {
     case toolMissing(String)
     case unreadable(file: String, reason: String)
     case ffmpegFailed(String)
     /// A helper program (ffmpeg, ffprobe, python, ...) exited with an error; `message` is the end of its stderr.
     case toolFailed(tool: String, message: String)
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .toolMissing(let tool): return "\(tool) is not installed (run scripts/setup.sh)"
         case .unreadable(let file, let reason): return "cannot read \(file): \(reason)"
@@ -20,43 +20,43 @@ public enum MediaError: Error, CustomStringConvertible, Equatable {
 }
 
 /// What ffprobe says about a media file.
-public struct MediaInfo: Sendable, Equatable {
-    public var width: Int?
-    public var height: Int?
+package struct MediaInfo: Sendable, Equatable {
+    package var width: Int?
+    package var height: Int?
     /// Frames per second of the video stream (nil for still images and audio).
-    public var fps: Double?
-    public var frameCount: Int?
-    public var duration: Double?
-    public var videoCodec: String?
-    public var pixelFormat: String?
-    public var audioCodec: String?
-    public var hasVideo: Bool { width != nil }
-    public var hasAudio: Bool { audioCodec != nil }
+    package var fps: Double?
+    package var frameCount: Int?
+    package var duration: Double?
+    package var videoCodec: String?
+    package var pixelFormat: String?
+    package var audioCodec: String?
+    package var hasVideo: Bool { width != nil }
+    package var hasAudio: Bool { audioCodec != nil }
     /// A single picture (PNG/JPEG), as opposed to a video.
-    public var isStillImage: Bool {
+    package var isStillImage: Bool {
         guard let codec = videoCodec else { return false }
         return ["png", "mjpeg", "jpeg2000", "bmp", "webp", "tiff"].contains(codec) && (frameCount ?? 1) <= 1
     }
 }
 
 /// ffmpeg and ffprobe as subprocesses (Debian's, found on PATH).
-public enum FFmpeg {
+package enum FFmpeg {
     static func tool(_ name: String) throws -> URL { try ToolProcess.locate(name) }
 
     /// Runs ffmpeg or ffprobe to completion on the calling thread (which must not be one of Swift's
     /// cooperative pool: avatar analysis runs on a dispatch thread); returns stdout.
     @discardableResult
-    public static func run(_ name: String, _ arguments: [String], stdin: FileHandle? = nil) throws -> Data {
+    package static func run(_ name: String, _ arguments: [String], stdin: FileHandle? = nil) throws -> Data {
         try ToolProcess.runBlocking(try tool(name), arguments, stdin: stdin)
     }
 
     /// The same, awaited without blocking the cooperative pool; cancelling the task stops the tool.
     @discardableResult
-    public static func run(_ name: String, _ arguments: [String]) async throws -> Data {
+    package static func run(_ name: String, _ arguments: [String]) async throws -> Data {
         try await ToolProcess.run(try tool(name), arguments)
     }
 
-    public static func probe(_ url: URL) throws -> MediaInfo {
+    package static func probe(_ url: URL) throws -> MediaInfo {
         guard FileManager.default.isReadableFile(atPath: url.path) else {
             throw MediaError.unreadable(file: url.lastPathComponent, reason: "no such file")
         }
@@ -109,7 +109,7 @@ public enum FFmpeg {
     }
 
     /// Decodes the first frame of an image or video to RGB.
-    public static func decodeImage(_ url: URL) throws -> RGBImage {
+    package static func decodeImage(_ url: URL) throws -> RGBImage {
         let info = try probe(url)
         guard let width = info.width, let height = info.height else {
             throw MediaError.unreadable(file: url.lastPathComponent, reason: "no picture in it")
@@ -122,7 +122,7 @@ public enum FFmpeg {
     }
 
     /// Decodes every frame of a video to RGB, calling `body` for each in order (memory holds one frame).
-    public static func forEachFrame(_ url: URL, _ body: (Int, RGBImage) throws -> Void) throws {
+    package static func forEachFrame(_ url: URL, _ body: (Int, RGBImage) throws -> Void) throws {
         let info = try probe(url)
         guard let width = info.width, let height = info.height else {
             throw MediaError.unreadable(file: url.lastPathComponent, reason: "no video in it")
@@ -143,7 +143,7 @@ public enum FFmpeg {
     }
 
     /// Decodes the audio of any file ffmpeg reads to mono float samples at `sampleRate`.
-    public static func decodeAudio(_ url: URL, sampleRate: Int) async throws -> AudioBuffer {
+    package static func decodeAudio(_ url: URL, sampleRate: Int) async throws -> AudioBuffer {
         guard FileManager.default.isReadableFile(atPath: url.path) else {
             throw MediaError.unreadable(file: url.lastPathComponent, reason: "no such file")
         }
@@ -159,7 +159,7 @@ public enum FFmpeg {
     }
 
     /// Writes an image as PNG.
-    public static func writePNG(_ image: RGBImage, to url: URL) throws {
+    package static func writePNG(_ image: RGBImage, to url: URL) throws {
         let raw = try TemporaryFile(suffix: ".rgb")
         try Data(image.pixels).write(to: raw.url)
         try run("ffmpeg", ["-v", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", "\(image.width)x\(image.height)",
@@ -182,10 +182,10 @@ extension FileHandle {
 }
 
 /// A file in the scratch directory, removed when this value is released.
-public final class TemporaryFile: @unchecked Sendable {
-    public let url: URL
+package final class TemporaryFile: @unchecked Sendable {
+    package let url: URL
 
-    public init(suffix: String = "") throws {
+    package init(suffix: String = "") throws {
         url = ScratchSpace.directory.appendingPathComponent("lipsync-\(UUID().uuidString)\(suffix)")
         guard FileManager.default.createFile(atPath: url.path, contents: nil) else {
             throw MediaError.unreadable(file: url.path, reason: "cannot create a temporary file")
@@ -195,7 +195,7 @@ public final class TemporaryFile: @unchecked Sendable {
     deinit { try? FileManager.default.removeItem(at: url) }
 
     /// The end of a log file, for error messages.
-    public func lastLines(_ count: Int = 6) -> String {
+    package func lastLines(_ count: Int = 6) -> String {
         let text = (try? String(contentsOf: url, encoding: .utf8)) ?? ""
         return text.split(separator: "\n").suffix(count).joined(separator: "\n")
     }

@@ -5,12 +5,12 @@ import Foundation
 /// to a log file (a chatty tool can never block on a full pipe), and its last lines become the error
 /// message when it fails. `run` waits without blocking Swift's cooperative pool; `runBlocking` is for
 /// code that already runs on a dispatch thread (avatar analysis).
-public final class ToolProcess: @unchecked Sendable {
-    public let process: Process
-    public let errorLog: TemporaryFile
+package final class ToolProcess: @unchecked Sendable {
+    package let process: Process
+    package let errorLog: TemporaryFile
 
     /// Starts `executable`; `stdin`/`stdout` are a pipe, file handle or nil (the null device).
-    public init(_ executable: URL, _ arguments: [String], stdin: Any? = nil, stdout: Any? = nil) throws {
+    package init(_ executable: URL, _ arguments: [String], stdin: Any? = nil, stdout: Any? = nil) throws {
         process = Process()
         process.executableURL = executable
         process.arguments = arguments
@@ -22,25 +22,25 @@ public final class ToolProcess: @unchecked Sendable {
     }
 
     /// Starts a program found on PATH.
-    public convenience init(tool name: String, _ arguments: [String], stdin: Any? = nil, stdout: Any? = nil) throws {
+    package convenience init(tool name: String, _ arguments: [String], stdin: Any? = nil, stdout: Any? = nil) throws {
         try self.init(try Self.locate(name), arguments, stdin: stdin, stdout: stdout)
     }
 
     /// The last lines the program wrote to stderr, for error messages.
-    public var errorTail: String { errorLog.lastLines() }
+    package var errorTail: String { errorLog.lastLines() }
 
     /// The error for a failed run: the program's name and the end of its stderr.
-    public var failure: MediaError {
+    package var failure: MediaError {
         .toolFailed(tool: process.executableURL?.lastPathComponent ?? "a helper program", message: errorTail)
     }
 
     /// Stops the program if it still runs (SIGTERM).
-    public func terminate() {
+    package func terminate() {
         if process.isRunning { process.terminate() }
     }
 
     /// Finds a program on PATH.
-    public static func locate(_ name: String) throws -> URL {
+    package static func locate(_ name: String) throws -> URL {
         for directory in (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":") {
             let url = URL(fileURLWithPath: String(directory)).appendingPathComponent(name)
             if FileManager.default.isExecutableFile(atPath: url.path) { return url }
@@ -50,7 +50,7 @@ public final class ToolProcess: @unchecked Sendable {
 
     /// Runs a program to completion on the calling thread and returns its stdout.
     @discardableResult
-    public static func runBlocking(_ executable: URL, _ arguments: [String], stdin: FileHandle? = nil) throws -> Data {
+    package static func runBlocking(_ executable: URL, _ arguments: [String], stdin: FileHandle? = nil) throws -> Data {
         let out = Pipe()
         let tool = try ToolProcess(executable, arguments, stdin: stdin, stdout: out)
         let data = out.fileHandleForReading.readDataToEndOfFile()
@@ -62,7 +62,7 @@ public final class ToolProcess: @unchecked Sendable {
     /// Runs a program to completion and returns its stdout; the reading and waiting happen on a dispatch
     /// thread. Cancelling the task stops the program.
     @discardableResult
-    public static func run(_ executable: URL, _ arguments: [String]) async throws -> Data {
+    package static func run(_ executable: URL, _ arguments: [String]) async throws -> Data {
         let out = Pipe()
         let tool = try ToolProcess(executable, arguments, stdout: out)
         return try await withTaskCancellationHandler {
@@ -85,7 +85,7 @@ public final class ToolProcess: @unchecked Sendable {
     }
 
     /// Waits for the program to exit without blocking the cooperative pool; returns its status.
-    public func waitForExit() async -> Int32 {
+    package func waitForExit() async -> Int32 {
         await withCheckedContinuation { continuation in
             DispatchQueue.global().async {
                 self.process.waitUntilExit()

@@ -4,14 +4,14 @@ import Imaging
 
 /// H.264 settings shared by every encode, so segments made separately can be joined without
 /// re-encoding.
-public struct EncoderSettings: Sendable, Hashable {
+package struct EncoderSettings: Sendable, Hashable {
     /// x264 preset: `ultrafast` ... `veryslow`.
-    public var preset: String
+    package var preset: String
     /// x264 constant rate factor: lower is better quality (18 is visually lossless, 23 is x264's default).
-    public var crf: Int
-    public var audioBitrate: String
+    package var crf: Int
+    package var audioBitrate: String
 
-    public init(preset: String = "veryfast", crf: Int = 20, audioBitrate: String = "128k") {
+    package init(preset: String = "veryfast", crf: Int = 20, audioBitrate: String = "128k") {
         self.preset = preset
         self.crf = crf
         self.audioBitrate = audioBitrate
@@ -21,11 +21,11 @@ public struct EncoderSettings: Sendable, Hashable {
 /// An ffmpeg process fed raw RGB frames on stdin, writing H.264 yuv420p (+ AAC when an audio file is
 /// given) into an MP4 with the index at the front (`+faststart`), so browsers start playing at once.
 /// Frames are written from a serial queue of its own: a full pipe blocks that thread, not Swift's pool.
-public final class VideoEncoder: @unchecked Sendable {
-    public let width: Int
-    public let height: Int
-    public let fps: Double
-    public let output: URL
+package final class VideoEncoder: @unchecked Sendable {
+    package let width: Int
+    package let height: Int
+    package let fps: Double
+    package let output: URL
 
     private let tool: ToolProcess
     private let input: FileHandle
@@ -36,7 +36,7 @@ public final class VideoEncoder: @unchecked Sendable {
     /// - Parameters:
     ///   - audio: a file whose audio is muxed in (nil: video only).
     ///   - keyframeOnlyAtStart: one keyframe at frame 0, as concatenated segments need; otherwise x264 decides.
-    public init(output: URL, width: Int, height: Int, fps: Double, audio: URL? = nil,
+    package init(output: URL, width: Int, height: Int, fps: Double, audio: URL? = nil,
                 settings: EncoderSettings = EncoderSettings(), keyframeOnlyAtStart: Bool = false) throws {
         guard width > 0, height > 0, width % 2 == 0, height % 2 == 0 else {
             throw MediaError.ffmpegFailed("H.264 yuv420p needs positive even dimensions, got \(width)x\(height)")
@@ -66,7 +66,7 @@ public final class VideoEncoder: @unchecked Sendable {
     }
 
     /// Queues a frame for encoding; returns once ffmpeg has taken it.
-    public func append(_ frame: RGBImage) async throws {
+    package func append(_ frame: RGBImage) async throws {
         precondition(frame.width == width && frame.height == height, "frame \(frame.width)x\(frame.height) in a \(width)x\(height) video")
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, Error>) in
             queue.async {
@@ -76,7 +76,7 @@ public final class VideoEncoder: @unchecked Sendable {
     }
 
     /// Writes a frame from the calling thread.
-    public func writeBlocking(_ frame: RGBImage) throws {
+    package func writeBlocking(_ frame: RGBImage) throws {
         if let failure { throw failure }
         do {
             try frame.pixels.withUnsafeBytes { try input.write(contentsOf: Data(bytesNoCopy: UnsafeMutableRawPointer(mutating: $0.baseAddress!), count: $0.count, deallocator: .none)) }
@@ -88,7 +88,7 @@ public final class VideoEncoder: @unchecked Sendable {
     }
 
     /// Closes the input and waits for ffmpeg to finish the file.
-    public func finish() async throws -> Int {
+    package func finish() async throws -> Int {
         try await withCheckedThrowingContinuation { continuation in
             queue.async {
                 continuation.resume(with: Result {
@@ -106,7 +106,7 @@ public final class VideoEncoder: @unchecked Sendable {
 
     /// Stops ffmpeg and removes the partial output. Returns at once: the stopping happens on the
     /// encoder's queue, after any write in progress.
-    public func cancel() {
+    package func cancel() {
         queue.async {
             try? self.input.close()
             self.tool.terminate()

@@ -2,18 +2,18 @@ import Foundation
 
 /// How a parallel generation splits its frames. Chunks are ranges of global frame indices, so every
 /// chunk takes its mel windows from the one mel of the whole utterance and borders are invisible.
-public struct ChunkPlan: Sendable, Equatable {
-    public var chunks: [Range<Int>]
+package struct ChunkPlan: Sendable, Equatable {
+    package var chunks: [Range<Int>]
     /// Why the generation runs as one piece, when it does.
-    public var fallbackReason: String?
+    package var fallbackReason: String?
 
-    public var isParallel: Bool { fallbackReason == nil && chunks.count > 1 }
+    package var isParallel: Bool { fallbackReason == nil && chunks.count > 1 }
 
     /// "Smart split": one chunk per worker once the speech is long enough to gain from it; below the
     /// minimum duration, with a single worker, or when the engine is cheaper than the encoder on a
     /// machine of few cores (measured: 8-16% slower in parallel with the viseme engine on 2 cores),
     /// the generation runs in one piece and says why. A forced chunk count overrides the choice.
-    public static func make(frameCount: Int, fps: Double, workers: Int, minimumDuration: Double,
+    package static func make(frameCount: Int, fps: Double, workers: Int, minimumDuration: Double,
                             forcedChunks: Int? = nil, inferenceBound: Bool = true,
                             cores: Int = ProcessInfo.processInfo.activeProcessorCount) -> ChunkPlan {
         let duration = Double(frameCount) / fps

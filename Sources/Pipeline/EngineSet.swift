@@ -4,16 +4,16 @@ import LipSync
 
 /// How Wav2Lip models are compiled and how many workers a parallel generation gets. One value, used by
 /// the CLI, the server and the benchmarks alike.
-public struct EnginePolicy: Sendable, Equatable {
+package struct EnginePolicy: Sendable, Equatable {
     /// Frames per inference call: batch 8 already reaches full speed here; larger batches only cost memory.
-    public var batchSize: Int
+    package var batchSize: Int
     /// Workers of a parallel generation in `same` mode (they share one model through as many infer requests).
-    public var workers: Int
+    package var workers: Int
     /// Inference threads per model (nil: every core).
-    public var threads: Int?
-    public var precision: CompileOptions.Precision
+    package var threads: Int?
+    package var precision: CompileOptions.Precision
 
-    public init(batchSize: Int = 8, workers: Int = 2, threads: Int? = nil, precision: CompileOptions.Precision = .f32) {
+    package init(batchSize: Int = 8, workers: Int = 2, threads: Int? = nil, precision: CompileOptions.Precision = .f32) {
         self.batchSize = batchSize
         self.workers = workers
         self.threads = threads
@@ -25,12 +25,12 @@ public struct EnginePolicy: Sendable, Equatable {
     /// core. `workers` infer requests: the workers of a `same` generation queue their batches on the one
     /// model. Pinning off: in `split` mode two models run side by side, and OpenVINO would pin both to
     /// the same cores.
-    public var compileOptions: CompileOptions {
+    package var compileOptions: CompileOptions {
         CompileOptions(hint: .latency, precision: precision, threads: threads, batchSize: batchSize,
                        requests: workers, cpuPinning: false)
     }
 
-    public func validate() throws {
+    package func validate() throws {
         guard (1...128).contains(batchSize) else { throw LipSyncError.badInput("batch size must be in 1...128, got \(batchSize)") }
         guard (1...ParallelOptions.maxChunks).contains(workers) else {
             throw LipSyncError.badInput("workers must be in 1...\(ParallelOptions.maxChunks), got \(workers)")
@@ -43,23 +43,23 @@ public struct EnginePolicy: Sendable, Equatable {
 /// the policy, and the viseme engine. It answers, for a request, which engine renders a regular
 /// generation and which workers render a parallel one. "split" means one thing here: a parallel
 /// generation whose chunks alternate between the two models, NOGAN and GAN.
-public final class EngineSet: @unchecked Sendable {
-    public static let engineNames = ["wav2lip", "viseme"]
+package final class EngineSet: @unchecked Sendable {
+    package static let engineNames = ["wav2lip", "viseme"]
     /// The two models `split` alternates between: NOGAN, then GAN.
-    public static let splitModels = ["wav2lip", "wav2lip_gan"]
+    package static let splitModels = ["wav2lip", "wav2lip_gan"]
 
-    public let catalog: ModelCatalog
-    public let policy: EnginePolicy
+    package let catalog: ModelCatalog
+    package let policy: EnginePolicy
     /// Load models the first time a request names them (the CLI), or only those preloaded (the server,
     /// which must not compile inside a request nor load files a request names).
-    public let loadsOnDemand: Bool
-    public let viseme = VisemeEngine()
+    package let loadsOnDemand: Bool
+    package let viseme = VisemeEngine()
     private let runtime: InferenceRuntime
     private let lock = NSLock()
     private var loaded: [String: Wav2LipEngine] = [:]
     private var failures: [String: String] = [:]
 
-    public init(catalog: ModelCatalog, policy: EnginePolicy = EnginePolicy(), runtime: InferenceRuntime, loadsOnDemand: Bool) {
+    package init(catalog: ModelCatalog, policy: EnginePolicy = EnginePolicy(), runtime: InferenceRuntime, loadsOnDemand: Bool) {
         self.catalog = catalog
         self.policy = policy
         self.runtime = runtime
@@ -68,7 +68,7 @@ public final class EngineSet: @unchecked Sendable {
 
     /// Compiles every installed model now. A model that fails is reported and left out; the others load.
     @discardableResult
-    public func preloadInstalled() -> [String: String] {
+    package func preloadInstalled() -> [String: String] {
         for entry in catalog.installed() {
             do { _ = try load(entry.name) } catch {
                 lock.withLock { failures[entry.name] = "\(error)" }
@@ -78,17 +78,17 @@ public final class EngineSet: @unchecked Sendable {
     }
 
     /// The Wav2Lip models loaded so far, by name.
-    public var models: [Wav2LipEngine] { lock.withLock { loaded.values.sorted { $0.name < $1.name } } }
+    package var models: [Wav2LipEngine] { lock.withLock { loaded.values.sorted { $0.name < $1.name } } }
     /// Installed models that failed to load, with the reason.
-    public var loadFailures: [String: String] { lock.withLock { failures } }
+    package var loadFailures: [String: String] { lock.withLock { failures } }
 
     /// Names of the models a request may use.
-    public var availableModels: [String] {
+    package var availableModels: [String] {
         loadsOnDemand ? catalog.installed().map(\.name) : lock.withLock { loaded.keys.sorted() }
     }
 
     /// A Wav2Lip model by catalog name (or, when loading on demand, by path), compiled once.
-    public func model(_ nameOrPath: String) throws -> Wav2LipEngine {
+    package func model(_ nameOrPath: String) throws -> Wav2LipEngine {
         if let engine = lock.withLock({ loaded[nameOrPath] }) { return engine }
         guard loadsOnDemand else {
             let known = ModelCatalog.knownModels.map(\.name)
@@ -119,7 +119,7 @@ public final class EngineSet: @unchecked Sendable {
     /// - Parameters:
     ///   - engine: `wav2lip`, `viseme` or nil (automatic).
     ///   - model: a catalog name (`wav2lip`, `wav2lip_gan`), or a path when loading on demand; implies Wav2Lip.
-    public func engine(engine: String?, model: String?) throws -> any LipSyncEngine {
+    package func engine(engine: String?, model: String?) throws -> any LipSyncEngine {
         switch engine?.lowercased() {
         case "viseme":
             guard model == nil else { throw LipSyncError.badInput("the viseme engine takes no model; drop the model or choose engine wav2lip") }
@@ -141,13 +141,13 @@ public final class EngineSet: @unchecked Sendable {
 
     /// Whether `split` can run for a request: both models available, and neither one model nor the
     /// viseme engine asked for.
-    public func canSplit(engine: String?, model: String?) -> Bool {
+    package func canSplit(engine: String?, model: String?) -> Bool {
         Self.splitModels.allSatisfy(availableModels.contains) && model == nil && engine?.lowercased() != "viseme"
     }
 
     /// The workers of a parallel generation: `split` gives the two models (NOGAN, GAN); `same` gives one
     /// engine that `policy.workers` workers share. With no assignment asked for, split when it can run.
-    public func parallelWorkers(engine: String?, model: String?, assignment: WorkerAssignment?) throws -> ParallelWorkers {
+    package func parallelWorkers(engine: String?, model: String?, assignment: WorkerAssignment?) throws -> ParallelWorkers {
         let split = canSplit(engine: engine, model: model)
         switch assignment ?? (split ? .split : .same) {
         case .split:
@@ -161,13 +161,13 @@ public final class EngineSet: @unchecked Sendable {
     }
 
     /// The options of a parallel generation with these workers.
-    public func parallelOptions(_ workers: ParallelWorkers, chunks: Int? = nil, minimumDuration: Double = 10) -> ParallelOptions {
+    package func parallelOptions(_ workers: ParallelWorkers, chunks: Int? = nil, minimumDuration: Double = 10) -> ParallelOptions {
         ParallelOptions(assignment: workers.assignment, chunks: chunks, minimumDuration: minimumDuration, workers: policy.workers)
     }
 }
 
 /// The engines of a parallel generation and how chunks go to them.
-public struct ParallelWorkers: Sendable {
-    public var engines: [any LipSyncEngine]
-    public var assignment: WorkerAssignment
+package struct ParallelWorkers: Sendable {
+    package var engines: [any LipSyncEngine]
+    package var assignment: WorkerAssignment
 }

@@ -4,26 +4,26 @@ import Media
 import SpeechSynthesis
 
 /// What to lip-sync: text to speak, or an existing recording.
-public enum GenerationSource: Sendable {
+package enum GenerationSource: Sendable {
     case text(SpeechRequest)
     /// Any audio (or video with audio) file ffmpeg reads.
     case audioFile(URL)
 }
 
-public struct GenerationOptions: Sendable {
-    public var fps: Double
-    public var encoder: EncoderSettings
+package struct GenerationOptions: Sendable {
+    package var fps: Double
+    package var encoder: EncoderSettings
     /// Infer one patch per avatar frame for digital silence and reuse it (exact: same input, same output).
-    public var reuseSilence: Bool
+    package var reuseSilence: Bool
 
-    public init(fps: Double = 25, encoder: EncoderSettings = EncoderSettings(), reuseSilence: Bool = true) {
+    package init(fps: Double = 25, encoder: EncoderSettings = EncoderSettings(), reuseSilence: Bool = true) {
         self.fps = fps
         self.encoder = encoder
         self.reuseSilence = reuseSilence
     }
 
     /// Checks the options every generation path relies on, before any work starts.
-    public func validate() throws {
+    package func validate() throws {
         guard fps >= 1 && fps <= 60 else { throw GenerationError.invalidOptions("fps must be in 1...60, got \(fps)") }
         guard (0...51).contains(encoder.crf) else { throw GenerationError.invalidOptions("crf must be in 0...51, got \(encoder.crf)") }
         let presets = ["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow"]
@@ -35,59 +35,59 @@ public struct GenerationOptions: Sendable {
 
 /// Seconds spent per stage. Stages overlap (inference, compositing and encoding run concurrently), so
 /// their sum can exceed `total`, which is the wall time.
-public struct StageTimings: Sendable, Codable, Equatable {
-    public var speech = 0.0
-    public var audio = 0.0
-    public var avatar = 0.0
-    public var inference = 0.0
-    public var compositing = 0.0
-    public var encoding = 0.0
-    public var total = 0.0
+package struct StageTimings: Sendable, Codable, Equatable {
+    package var speech = 0.0
+    package var audio = 0.0
+    package var avatar = 0.0
+    package var inference = 0.0
+    package var compositing = 0.0
+    package var encoding = 0.0
+    package var total = 0.0
 
-    public init() {}
+    package init() {}
 
-    public var rows: [(String, Double)] {
+    package var rows: [(String, Double)] {
         [("speech", speech), ("audio/mel", audio), ("avatar", avatar), ("inference", inference),
          ("compositing", compositing), ("encoding", encoding), ("total", total)]
     }
 }
 
-public struct GenerationResult: Sendable {
-    public var output: URL
-    public var frameCount: Int
-    public var fps: Double
+package struct GenerationResult: Sendable {
+    package var output: URL
+    package var frameCount: Int
+    package var fps: Double
     /// Length of the speech in seconds.
-    public var audioDuration: Double
+    package var audioDuration: Double
     /// The engine that rendered the mouth (`wav2lip`, `wav2lip_gan`, ...).
-    public var engine: String
+    package var engine: String
     /// True when the avatar came from the cache (no face analysis ran).
-    public var avatarCached: Bool
-    public var timings: StageTimings
+    package var avatarCached: Bool
+    package var timings: StageTimings
     /// The phonemes, loudness and brightness per frame the video was made from.
-    public var cues: SpeechCues
+    package var cues: SpeechCues
     /// Frames the engine rendered, and silent frames that reused a patch instead.
-    public var framesInferred = 0
-    public var framesReused = 0
+    package var framesInferred = 0
+    package var framesReused = 0
 }
 
-public struct GenerationProgress: Sendable {
-    public var stage: String
-    public var framesDone: Int
-    public var framesTotal: Int
+package struct GenerationProgress: Sendable {
+    package var stage: String
+    package var framesDone: Int
+    package var framesTotal: Int
 
-    public init(stage: String, framesDone: Int, framesTotal: Int) {
+    package init(stage: String, framesDone: Int, framesTotal: Int) {
         self.stage = stage
         self.framesDone = framesDone
         self.framesTotal = framesTotal
     }
 }
 
-public typealias ProgressHandler = @Sendable (GenerationProgress) -> Void
+package typealias ProgressHandler = @Sendable (GenerationProgress) -> Void
 
-public enum GenerationError: Error, CustomStringConvertible {
+package enum GenerationError: Error, CustomStringConvertible {
     case invalidOptions(String)
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .invalidOptions(let message): return message
         }

@@ -6,16 +6,16 @@ import SpeechSynthesis
 
 /// Regular generation: text -> speech -> mel -> engine (batched) -> compositor -> encoder, with the
 /// engine, the compositor and ffmpeg working at the same time.
-public final class Generator: Sendable {
-    public let synthesizer: any SpeechSynthesizer
-    public let avatars: AvatarStore
+package final class Generator: Sendable {
+    package let synthesizer: any SpeechSynthesizer
+    package let avatars: AvatarStore
 
-    public init(synthesizer: any SpeechSynthesizer, avatars: AvatarStore) {
+    package init(synthesizer: any SpeechSynthesizer, avatars: AvatarStore) {
         self.synthesizer = synthesizer
         self.avatars = avatars
     }
 
-    public func generate(_ source: GenerationSource, avatar avatarFile: URL, engine: any LipSyncEngine, output: URL,
+    package func generate(_ source: GenerationSource, avatar avatarFile: URL, engine: any LipSyncEngine, output: URL,
                          options: GenerationOptions = GenerationOptions(),
                          progress: ProgressHandler? = nil) async throws -> GenerationResult {
         try options.validate()
@@ -74,7 +74,7 @@ public final class Generator: Sendable {
     }
 
     /// Runs blocking work (file analysis, model compilation) on a dispatch thread, not Swift's pool.
-    public static func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    package static func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in
             DispatchQueue.global().async { continuation.resume(with: Result { try body() }) }
         }

@@ -4,26 +4,26 @@ import LipSync
 import Media
 
 /// How chunks are given to workers.
-public enum WorkerAssignment: String, Sendable, CaseIterable, Codable {
+package enum WorkerAssignment: String, Sendable, CaseIterable, Codable {
     /// Chunks alternate between two different models (the seed's GAN + NOGAN).
     case split
     /// Every chunk on one model, several workers sharing it.
     case same
 }
 
-public struct ParallelOptions: Sendable {
+package struct ParallelOptions: Sendable {
     /// The most chunks (and workers) a generation may be split into.
-    public static let maxChunks = 16
+    package static let maxChunks = 16
 
-    public var assignment: WorkerAssignment
+    package var assignment: WorkerAssignment
     /// Forced number of chunks (nil: smart split).
-    public var chunks: Int?
+    package var chunks: Int?
     /// Below this much speech the generation runs as one piece.
-    public var minimumDuration: Double
+    package var minimumDuration: Double
     /// Workers in `same` mode.
-    public var workers: Int
+    package var workers: Int
 
-    public init(assignment: WorkerAssignment = .same, chunks: Int? = nil, minimumDuration: Double = 10,
+    package init(assignment: WorkerAssignment = .same, chunks: Int? = nil, minimumDuration: Double = 10,
                 workers: Int = 2) {
         self.assignment = assignment
         self.chunks = chunks
@@ -33,40 +33,40 @@ public struct ParallelOptions: Sendable {
 }
 
 /// One chunk as it was rendered: which worker and model, when (seconds from the start), how many frames.
-public struct ChunkReport: Sendable, Codable, Equatable {
-    public var index: Int
-    public var worker: Int
-    public var model: String
-    public var firstFrame: Int
-    public var frames: Int
-    public var start: Double
-    public var end: Double
+package struct ChunkReport: Sendable, Codable, Equatable {
+    package var index: Int
+    package var worker: Int
+    package var model: String
+    package var firstFrame: Int
+    package var frames: Int
+    package var start: Double
+    package var end: Double
 }
 
-public struct ParallelReport: Sendable, Codable, Equatable {
-    public var assignment: WorkerAssignment
-    public var chunks: [ChunkReport]
+package struct ParallelReport: Sendable, Codable, Equatable {
+    package var assignment: WorkerAssignment
+    package var chunks: [ChunkReport]
     /// Seconds spent planning the chunks.
-    public var planning: Double
+    package var planning: Double
     /// Joining the segments and muxing the audio.
-    public var concat: Double
+    package var concat: Double
     /// Set when the generation ran in one piece instead, with the reason.
-    public var fallbackReason: String?
+    package var fallbackReason: String?
 }
 
 /// Parallel generation: the utterance's frames are split into chunks rendered at the same time by
 /// several workers, each chunk encoded video-only with a keyframe at its first frame and the same
 /// codec settings, then joined with ffmpeg's concat demuxer without re-encoding; the audio is muxed once.
-public final class ParallelGenerator: Sendable {
-    public let generator: Generator
+package final class ParallelGenerator: Sendable {
+    package let generator: Generator
 
-    public init(generator: Generator) {
+    package init(generator: Generator) {
         self.generator = generator
     }
 
     /// - Parameter engines: the workers' engines: two (GAN, NOGAN) for `split`; one, shared by
     ///   `options.workers` workers, for `same`.
-    public func generate(_ source: GenerationSource, avatar avatarFile: URL, engines: [any LipSyncEngine], output: URL,
+    package func generate(_ source: GenerationSource, avatar avatarFile: URL, engines: [any LipSyncEngine], output: URL,
                          options: GenerationOptions = GenerationOptions(), parallel: ParallelOptions = ParallelOptions(),
                          progress: ProgressHandler? = nil) async throws -> (GenerationResult, ParallelReport) {
         try options.validate()

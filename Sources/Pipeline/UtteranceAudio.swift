@@ -6,16 +6,16 @@ import SpeechSynthesis
 
 /// The audio side of one generation: the file muxed into the video, the per-frame mel windows, and
 /// how many video frames the speech needs.
-public struct UtteranceAudio: Sendable {
+package struct UtteranceAudio: Sendable {
     /// The audio muxed into the MP4 (the speech at its own sample rate, or the user's file as given).
-    public let muxFile: URL
+    package let muxFile: URL
     /// Keeps a temporary `muxFile` alive as long as this value.
     let temporary: TemporaryFile?
-    public let duration: Double
-    public let windows: MelFrameWindows
-    public let frameCount: Int
+    package let duration: Double
+    package let windows: MelFrameWindows
+    package let frameCount: Int
     /// Phonemes, loudness and brightness per frame, for engines that animate from them.
-    public let cues: SpeechCues
+    package let cues: SpeechCues
 
     /// Synthesizes (or decodes) the audio and computes its Wav2Lip features.
     static func make(_ source: GenerationSource, fps: Double, synthesizer: SpeechSynthesizer,

@@ -4,31 +4,31 @@ import Foundation
 
 /// espeak-ng through its C API. The library keeps one global state per process, so every call goes
 /// through one serial queue (which also keeps the blocking synthesis off Swift's cooperative pool).
-public final class EspeakSynthesizer: SpeechSynthesizer {
-    public static let rateRange = 80...450
+package final class EspeakSynthesizer: SpeechSynthesizer {
+    package static let rateRange = 80...450
 
-    public let limits: SpeechLimits
+    package let limits: SpeechLimits
 
-    public init(limits: SpeechLimits = .default) throws {
+    package init(limits: SpeechLimits = .default) throws {
         self.limits = limits
         _ = try EspeakRuntime.shared.sampleRate()
     }
 
-    public func voices() async -> [VoiceInfo] {
+    package func voices() async -> [VoiceInfo] {
         (try? await EspeakRuntime.shared.run { runtime in runtime.voices }) ?? []
     }
 
     /// Voice variants (`f3`, `m2`, ...) that can be combined with any language.
-    public func variants() async -> [String] {
+    package func variants() async -> [String] {
         (try? await EspeakRuntime.shared.run { runtime in runtime.variants }) ?? []
     }
 
     /// Language codes accepted by `synthesize`, sorted.
-    public func languages() async -> [String] {
+    package func languages() async -> [String] {
         (try? await EspeakRuntime.shared.run { runtime in runtime.languageCodes }) ?? []
     }
 
-    public func synthesize(_ request: SpeechRequest) async throws -> SynthesizedSpeech {
+    package func synthesize(_ request: SpeechRequest) async throws -> SynthesizedSpeech {
         try limits.validate(request.text)
         guard Self.rateRange.contains(request.wordsPerMinute) else {
             throw SpeechError.invalidRate(request.wordsPerMinute, allowed: Self.rateRange)

@@ -1,14 +1,14 @@
 /// What to say and how. Validated by the synthesizer, not here, so every engine reports the same errors.
-public struct SpeechRequest: Sendable, Hashable {
-    public var text: String
+package struct SpeechRequest: Sendable, Hashable {
+    package var text: String
     /// A language code the engine knows (`ru`, `en`, `en-us`, ...).
-    public var language: String
+    package var language: String
     /// An engine-specific voice variant (for espeak-ng: `f3`, `m2`, `klatt`, ...); nil for the default.
-    public var voice: String?
+    package var voice: String?
     /// Speaking rate in words per minute.
-    public var wordsPerMinute: Int
+    package var wordsPerMinute: Int
 
-    public init(text: String, language: String, voice: String? = nil, wordsPerMinute: Int = 175) {
+    package init(text: String, language: String, voice: String? = nil, wordsPerMinute: Int = 175) {
         self.text = text
         self.language = language
         self.voice = voice
@@ -17,8 +17,8 @@ public struct SpeechRequest: Sendable, Hashable {
 }
 
 /// One point on the speech timeline. Later stages drive mouth shapes and progress from it.
-public struct SpeechEvent: Sendable, Hashable {
-    public enum Kind: Sendable, Hashable {
+package struct SpeechEvent: Sendable, Hashable {
+    package enum Kind: Sendable, Hashable {
         case sentence
         /// A word and the text it was spoken from.
         case word(String)
@@ -28,13 +28,13 @@ public struct SpeechEvent: Sendable, Hashable {
         case end
     }
 
-    public var kind: Kind
+    package var kind: Kind
     /// Position in the synthesized audio, in samples at the speech's sample rate.
-    public var sample: Int
+    package var sample: Int
     /// Offset of the source text in characters (Unicode scalars), when the engine reports it.
-    public var textOffset: Int?
+    package var textOffset: Int?
 
-    public init(kind: Kind, sample: Int, textOffset: Int? = nil) {
+    package init(kind: Kind, sample: Int, textOffset: Int? = nil) {
         self.kind = kind
         self.sample = sample
         self.textOffset = textOffset
@@ -42,29 +42,29 @@ public struct SpeechEvent: Sendable, Hashable {
 }
 
 /// Mono PCM plus the timeline of what is said when.
-public struct SynthesizedSpeech: Sendable {
+package struct SynthesizedSpeech: Sendable {
     /// Samples in [-1, 1].
-    public var samples: [Float]
-    public var sampleRate: Int
+    package var samples: [Float]
+    package var sampleRate: Int
     /// Events in order of their sample position; the last one is `.end`.
-    public var timeline: [SpeechEvent]
+    package var timeline: [SpeechEvent]
 
-    public init(samples: [Float], sampleRate: Int, timeline: [SpeechEvent]) {
+    package init(samples: [Float], sampleRate: Int, timeline: [SpeechEvent]) {
         self.samples = samples
         self.sampleRate = sampleRate
         self.timeline = timeline
     }
 
-    public var duration: Double { Double(samples.count) / Double(sampleRate) }
+    package var duration: Double { Double(samples.count) / Double(sampleRate) }
 
-    public var phonemes: [(name: String, sample: Int)] {
+    package var phonemes: [(name: String, sample: Int)] {
         timeline.compactMap { event in
             if case .phoneme(let name) = event.kind { return (name, event.sample) }
             return nil
         }
     }
 
-    public var words: [(text: String, sample: Int)] {
+    package var words: [(text: String, sample: Int)] {
         timeline.compactMap { event in
             if case .word(let text) = event.kind { return (text, event.sample) }
             return nil
@@ -73,21 +73,21 @@ public struct SynthesizedSpeech: Sendable {
 }
 
 /// A voice the engine offers.
-public struct VoiceInfo: Sendable, Hashable, Codable {
-    public var name: String
+package struct VoiceInfo: Sendable, Hashable, Codable {
+    package var name: String
     /// Language codes this voice speaks, most preferred first.
-    public var languages: [String]
-    public var identifier: String
+    package var languages: [String]
+    package var identifier: String
 }
 
 /// Text to speech. Implementations are safe to call from any task; blocking work stays off the
 /// cooperative thread pool.
-public protocol SpeechSynthesizer: Sendable {
+package protocol SpeechSynthesizer: Sendable {
     func synthesize(_ request: SpeechRequest) async throws -> SynthesizedSpeech
     func voices() async -> [VoiceInfo]
 }
 
-public enum SpeechError: Error, Equatable, CustomStringConvertible {
+package enum SpeechError: Error, Equatable, CustomStringConvertible {
     case emptyText
     case textTooLong(length: Int, limit: Int)
     case unknownLanguage(String, available: [String])
@@ -95,7 +95,7 @@ public enum SpeechError: Error, Equatable, CustomStringConvertible {
     case invalidRate(Int, allowed: ClosedRange<Int>)
     case engineFailure(String)
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .emptyText:
             return "text is empty"
@@ -114,16 +114,16 @@ public enum SpeechError: Error, Equatable, CustomStringConvertible {
 }
 
 /// Limits shared by every engine.
-public struct SpeechLimits: Sendable {
-    public var maxCharacters: Int
-    public static let `default` = SpeechLimits(maxCharacters: 5_000)
+package struct SpeechLimits: Sendable {
+    package var maxCharacters: Int
+    package static let `default` = SpeechLimits(maxCharacters: 5_000)
 
-    public init(maxCharacters: Int) {
+    package init(maxCharacters: Int) {
         self.maxCharacters = maxCharacters
     }
 
     /// Rejects empty or whitespace-only text and text over the limit (counted in characters).
-    public func validate(_ text: String) throws {
+    package func validate(_ text: String) throws {
         if text.allSatisfy({ $0.isWhitespace || $0.isNewline }) { throw SpeechError.emptyText }
         let length = text.count
         if length > maxCharacters { throw SpeechError.textTooLong(length: length, limit: maxCharacters) }

@@ -67,6 +67,13 @@ import TestSupport
             (["speak", "--text-file", "/nonexistent.txt", "-o", "/tmp/x.wav"], "cannot read text file"),
             (["mel", "/nonexistent.wav", "-o", "/tmp/x.npy"], "cannot read audio"),
             (["mel", Repository.root.appendingPathComponent("Package.swift").path, "-o", "/tmp/x.npy"], "not a RIFF/WAVE file"),
+            // Options every generation path relies on are checked up front: a message, never a crash.
+            (["generate", "--text", "hi", "--parallel", "--fps", "0", "-o", "/tmp/x.mp4"], "fps must be in 1...60, got 0.0"),
+            (["generate", "--text", "hi", "--parallel", "--chunks", "0", "-o", "/tmp/x.mp4"], "--chunks must be in 1...16, got 0"),
+            (["generate", "--text", "hi", "--parallel", "--workers", "0", "-o", "/tmp/x.mp4"], "workers must be in 1...16, got 0"),
+            (["generate", "--text", "hi", "--crf", "99", "-o", "/tmp/x.mp4"], "crf must be in 0...51, got 99"),
+            (["serve", "--port", "http"], "--port: 'http' is not a whole number"),
+            (["serve", "--max-jobs", "0"], "--max-jobs: '0' is not a whole number in 1...64"),
         ]
         for (arguments, message) in cases {
             let result = try ProcessRunner.run(Repository.lipsync, arguments)

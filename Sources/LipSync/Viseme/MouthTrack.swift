@@ -1,20 +1,20 @@
 import Foundation
 
 /// The mouth pose of one video frame.
-public struct MouthShape: Sendable, Equatable {
+package struct MouthShape: Sendable, Equatable {
     /// Jaw opening: 0 is the avatar's rest pose (lips as in the picture), 1 is wide open.
-    public var open: Double
+    package var open: Double
     /// Lip width relative to rest: below 1 rounds the lips (o, u), above 1 spreads them (i).
-    public var width: Double
+    package var width: Double
 
-    public static let rest = MouthShape(open: 0, width: 1)
+    package static let rest = MouthShape(open: 0, width: 1)
 }
 
 /// Mouth shapes (visemes) of speech sounds, from espeak-ng's IPA phoneme names.
-public enum Viseme: Sendable, Equatable, CaseIterable {
+package enum Viseme: Sendable, Equatable, CaseIterable {
     case rest, bilabial, labiodental, consonant, sibilant, openVowel, midVowel, spreadVowel, roundedVowel
 
-    public var shape: MouthShape {
+    package var shape: MouthShape {
         switch self {
         case .rest, .bilabial: return MouthShape(open: 0, width: 1)
         case .labiodental: return MouthShape(open: 0.12, width: 1)
@@ -28,7 +28,7 @@ public enum Viseme: Sendable, Equatable, CaseIterable {
     }
 
     /// Classifies an IPA phoneme by its first letter (length and stress marks ignored).
-    public static func of(_ phoneme: String) -> Viseme {
+    package static func of(_ phoneme: String) -> Viseme {
         let letters = phoneme.unicodeScalars.filter { !"ˈˌːˑ'\u{2C8}\u{2CC}\u{2D0}_".unicodeScalars.contains($0) }
         guard let first = letters.first else { return .rest }
         let text = String(String.UnicodeScalarView(letters))
@@ -49,12 +49,12 @@ public enum Viseme: Sendable, Equatable, CaseIterable {
 /// Mouth shapes for every video frame of an utterance, with coarticulation: targets per phoneme are
 /// smoothed over ~30 ms (no flapping on short sounds), sampled 10 ms ahead (the mouth moves before the
 /// sound is heard), closed on p/b/m and gated by loudness so silences stay closed.
-public struct MouthTrack: Sendable {
-    public let shapes: [MouthShape]
+package struct MouthTrack: Sendable {
+    package let shapes: [MouthShape]
 
-    public static let step = 0.005
-    public static let smoothing = 0.032
-    public static let anticipation = 0.01
+    package static let step = 0.005
+    package static let smoothing = 0.032
+    package static let anticipation = 0.01
 
     /// What a track is computed from: the measurements of `SpeechCues`, before the cues object exists
     /// (the cues compute their track when they are made).
@@ -66,7 +66,7 @@ public struct MouthTrack: Sendable {
         var brightness: [Float]
     }
 
-    public init(cues: SpeechCues) {
+    package init(cues: SpeechCues) {
         self.init(Source(fps: cues.fps, duration: cues.duration, phonemes: cues.phonemes, loudness: cues.loudness,
                          brightness: cues.brightness))
     }

@@ -5,17 +5,17 @@ import Imaging
 /// chin, jaw line) stretches down, a dark oval mouth opens between the lips under the upper teeth, and
 /// the lips narrow or widen. The deformation fades to nothing before the crop's edges, so the crop can
 /// be pasted back without a mask and everything beyond the mouth and jaw stays as it was.
-public struct MouthWarp: Sendable {
+package struct MouthWarp: Sendable {
     /// Landmark indices (MediaPipe face mesh).
     static let upperInnerLip = 13, lowerInnerLip = 14, mouthRight = 61, mouthLeft = 291, chin = 152
 
     /// Jaw drop at `open == 1`, as a fraction of the mouth's half-width.
-    public var maxDrop = 0.75
-    public var cavityColor: (Double, Double, Double) = (30, 14, 16)
+    package var maxDrop = 0.75
+    package var cavityColor: (Double, Double, Double) = (30, 14, 16)
 
-    public init() {}
+    package init() {}
 
-    public func render(_ face: RGBImage, landmarks: [Point], shape: MouthShape) -> RGBImage {
+    package func render(_ face: RGBImage, landmarks: [Point], shape: MouthShape) -> RGBImage {
         guard landmarks.count > Self.chin, shape.open > 0.001 || abs(shape.width - 1) > 0.001 else { return face }
         let right = landmarks[Self.mouthRight], left = landmarks[Self.mouthLeft]
         let upper = landmarks[Self.upperInnerLip], lower = landmarks[Self.lowerInnerLip], chin = landmarks[Self.chin]

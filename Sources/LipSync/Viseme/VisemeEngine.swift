@@ -4,16 +4,16 @@ import Imaging
 /// Lip-sync without trained weights: phonemes (or, for recordings, loudness) become mouth shapes,
 /// and each frame's face is deformed into its shape from the landmarks. The default engine whenever no
 /// Wav2Lip model is installed.
-public final class VisemeEngine: LipSyncEngine, Sendable {
-    public let name = "viseme"
-    public let preferredBatchSize = 8
-    public let cropStyle = CropStyle.fullResolution
-    public let isInferenceBound = false
-    public let warp = MouthWarp()
+package final class VisemeEngine: LipSyncEngine, Sendable {
+    package let name = "viseme"
+    package let preferredBatchSize = 8
+    package let cropStyle = CropStyle.fullResolution
+    package let isInferenceBound = false
+    package let warp = MouthWarp()
 
-    public init() {}
+    package init() {}
 
-    public func render(_ batch: LipSyncBatch) async throws -> [RGBImage] {
+    package func render(_ batch: LipSyncBatch) async throws -> [RGBImage] {
         guard let cues = batch.cues else { throw LipSyncError.badInput("the viseme engine needs the speech cues of the utterance") }
         guard batch.landmarks.count == batch.count else { throw LipSyncError.badInput("the viseme engine needs face landmarks") }
         let track = cues.mouth

@@ -7,36 +7,40 @@ import Inference
 import LipSync
 import Media
 import NIOCore
+import NIOHTTP1
 import Pipeline
 import SpeechSynthesis
 
 /// An error as a client sees it: a status and a message, rendered as `{"error": message}`. Every error
 /// of every layer becomes one through `ServiceError(mapping:)`, the one mapping used for synchronous
 /// requests and for jobs alike, so the same bad input gets the same answer on every route.
-public struct ServiceError: Error, HTTPResponseError, Sendable, CustomStringConvertible {
-    public var status: HTTPResponse.Status
-    public var message: String
-    public var retryAfter: Int?
+package struct ServiceError: Error, HTTPResponseError, Sendable, CustomStringConvertible {
+    package var status: HTTPResponse.Status
+    package var message: String
+    package var retryAfter: Int?
 
-    public init(_ status: HTTPResponse.Status, _ message: String, retryAfter: Int? = nil) {
+    package init(_ status: HTTPResponse.Status, _ message: String, retryAfter: Int? = nil) {
         self.status = status
         self.message = message
         self.retryAfter = retryAfter
     }
 
-    public var description: String { "\(status.code) \(message)" }
+    package var description: String { "\(status.code) \(message)" }
 
     static let internalMessage = "internal error"
 
     /// Maps any error to what the client is told. Client mistakes are 4xx with the reason; failures of
     /// the server are 5xx with a generic message (details go to the log, never to the answer).
-    public init(mapping error: Error) {
+    package init(mapping error: Error) {
         switch error {
         case let error as ServiceError:
             self = error
         case let error as HTTPError:
             let message = error.status == .contentTooLarge ? "the request body is larger than the limit" : (error.body ?? error.status.reasonPhrase)
             self.init(error.status, message)
+        case let error as HTTPParserError:
+            // The client broke HTTP (a body shorter than its length, bad framing): its fault, not ours.
+            self.init(.badRequest, "malformed HTTP request: \(error.debugDescription)")
         case is NIOTooManyBytesError:
             self.init(.contentTooLarge, "the request body is larger than the limit")
         case let error as DecodingError:
@@ -60,9 +64,9 @@ public struct ServiceError: Error, HTTPResponseError, Sendable, CustomStringConv
         }
     }
 
-    public var isServerFault: Bool { status.code >= 500 }
+    package var isServerFault: Bool { status.code >= 500 }
 
-    public func response(from request: Request, context: some RequestContext) throws -> Response {
+    package func response(from request: Request, context: some RequestContext) throws -> Response {
         var headers = HTTPFields()
         headers[.contentType] = "application/json; charset=utf-8"
         if let retryAfter { headers[.retryAfter] = String(retryAfter) }

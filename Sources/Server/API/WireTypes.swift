@@ -6,46 +6,46 @@ import Foundation
 
 /// The body of POST /api/generate, /api/generate_parallel and /api/jobs. Every field is optional here
 /// so that a missing one is reported by validation with its name, not as a decoding failure.
-public struct GenerateRequest: Codable, Sendable, Equatable {
-    public var text: String?
-    public var language: String?
+package struct GenerateRequest: Codable, Sendable, Equatable {
+    package var text: String?
+    package var language: String?
     /// An espeak-ng variant (`m3`, `f2`, ...).
-    public var voice: String?
+    package var voice: String?
     /// Words per minute.
-    public var rate: Int?
+    package var rate: Int?
     /// `wav2lip` or `viseme`; default: Wav2Lip when a model is installed, else viseme.
-    public var engine: String?
+    package var engine: String?
     /// `wav2lip`, `wav2lip_gan` (an installed model); implies the Wav2Lip engine.
-    public var model: String?
+    package var model: String?
     /// An avatar id from GET /api/avatars (default: the built-in one).
-    public var avatar: String?
+    package var avatar: String?
     /// Parallel mode: `split` (chunks alternate between NOGAN and GAN) or `same`.
-    public var assign: String?
+    package var assign: String?
     /// Parallel mode: forced number of chunks.
-    public var chunks: Int?
+    package var chunks: Int?
     /// POST /api/jobs only: `regular` (default) or `parallel`.
-    public var mode: String?
+    package var mode: String?
 
-    public init(text: String? = nil, language: String? = nil) {
+    package init(text: String? = nil, language: String? = nil) {
         self.text = text
         self.language = language
     }
 }
 
-public enum GenerationMode: String, Codable, Sendable, CaseIterable {
+package enum GenerationMode: String, Codable, Sendable, CaseIterable {
     case regular, parallel
 }
 
-public struct TimingsDTO: Codable, Sendable, Equatable {
-    public var speech = 0.0
-    public var audio = 0.0
-    public var avatar = 0.0
-    public var inference = 0.0
-    public var compositing = 0.0
-    public var encoding = 0.0
-    public var total = 0.0
+package struct TimingsDTO: Codable, Sendable, Equatable {
+    package var speech = 0.0
+    package var audio = 0.0
+    package var avatar = 0.0
+    package var inference = 0.0
+    package var compositing = 0.0
+    package var encoding = 0.0
+    package var total = 0.0
 
-    public init() {}
+    package init() {}
 
     /// Header-friendly rows: `X-Timing-<Name>`.
     var headerRows: [(String, Double)] {
@@ -54,45 +54,45 @@ public struct TimingsDTO: Codable, Sendable, Equatable {
     }
 }
 
-public struct ChunkDTO: Codable, Sendable, Equatable {
-    public var index: Int
-    public var worker: Int
-    public var model: String
-    public var firstFrame: Int
-    public var frames: Int
+package struct ChunkDTO: Codable, Sendable, Equatable {
+    package var index: Int
+    package var worker: Int
+    package var model: String
+    package var firstFrame: Int
+    package var frames: Int
     /// Seconds from the start of rendering.
-    public var start: Double
-    public var end: Double
+    package var start: Double
+    package var end: Double
 
-    public init(index: Int, worker: Int, model: String, firstFrame: Int, frames: Int, start: Double, end: Double) {
+    package init(index: Int, worker: Int, model: String, firstFrame: Int, frames: Int, start: Double, end: Double) {
         (self.index, self.worker, self.model, self.firstFrame, self.frames, self.start, self.end) = (index, worker, model, firstFrame, frames, start, end)
     }
 }
 
-public struct ParallelReportDTO: Codable, Sendable, Equatable {
-    public var assignment: String
-    public var chunks: [ChunkDTO]
-    public var planning: Double
-    public var concat: Double
+package struct ParallelReportDTO: Codable, Sendable, Equatable {
+    package var assignment: String
+    package var chunks: [ChunkDTO]
+    package var planning: Double
+    package var concat: Double
     /// Set when the generation ran in one piece, with the reason.
-    public var fallbackReason: String?
+    package var fallbackReason: String?
 
-    public init(assignment: String, chunks: [ChunkDTO], planning: Double, concat: Double, fallbackReason: String?) {
+    package init(assignment: String, chunks: [ChunkDTO], planning: Double, concat: Double, fallbackReason: String?) {
         (self.assignment, self.chunks, self.planning, self.concat, self.fallbackReason) = (assignment, chunks, planning, concat, fallbackReason)
     }
 }
 
 /// What a backend reports about one finished rendering.
-public struct RenderOutcome: Sendable, Equatable {
-    public var frames: Int
-    public var fps: Double
-    public var duration: Double
-    public var engine: String
-    public var avatarCached: Bool
-    public var timings: TimingsDTO
-    public var parallel: ParallelReportDTO?
+package struct RenderOutcome: Sendable, Equatable {
+    package var frames: Int
+    package var fps: Double
+    package var duration: Double
+    package var engine: String
+    package var avatarCached: Bool
+    package var timings: TimingsDTO
+    package var parallel: ParallelReportDTO?
 
-    public init(frames: Int, fps: Double, duration: Double, engine: String, avatarCached: Bool, timings: TimingsDTO,
+    package init(frames: Int, fps: Double, duration: Double, engine: String, avatarCached: Bool, timings: TimingsDTO,
                 parallel: ParallelReportDTO? = nil) {
         (self.frames, self.fps, self.duration, self.engine, self.avatarCached, self.timings, self.parallel) =
             (frames, fps, duration, engine, avatarCached, timings, parallel)
@@ -100,18 +100,18 @@ public struct RenderOutcome: Sendable, Equatable {
 }
 
 /// A finished generation as clients see it.
-public struct GenerationSummary: Codable, Sendable, Equatable {
-    public var id: String
-    public var mode: GenerationMode
-    public var videoUrl: String
-    public var frames: Int
-    public var fps: Double
-    public var duration: Double
-    public var engine: String
-    public var avatarCached: Bool
-    public var timings: TimingsDTO
-    public var parallel: ParallelReportDTO?
-    public var bytes: Int
+package struct GenerationSummary: Codable, Sendable, Equatable {
+    package var id: String
+    package var mode: GenerationMode
+    package var videoUrl: String
+    package var frames: Int
+    package var fps: Double
+    package var duration: Double
+    package var engine: String
+    package var avatarCached: Bool
+    package var timings: TimingsDTO
+    package var parallel: ParallelReportDTO?
+    package var bytes: Int
 
     init(id: String, mode: GenerationMode, outcome: RenderOutcome, bytes: Int) {
         self.id = id
@@ -128,7 +128,7 @@ public struct GenerationSummary: Codable, Sendable, Equatable {
     }
 
     // Optionals are written as null, so every documented field is always present.
-    public func encode(to encoder: Encoder) throws {
+    package func encode(to encoder: Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(id, forKey: .id)
         try container.encode(mode, forKey: .mode)
@@ -144,25 +144,25 @@ public struct GenerationSummary: Codable, Sendable, Equatable {
     }
 }
 
-public enum JobState: String, Codable, Sendable {
+package enum JobState: String, Codable, Sendable {
     case queued, running, done, failed
 }
 
 /// A background generation, polled at GET /api/jobs/{id}.
-public struct JobDTO: Codable, Sendable, Equatable {
-    public var id: String
-    public var mode: GenerationMode
-    public var state: JobState
-    public var stage: String
-    public var framesDone: Int
-    public var framesTotal: Int
-    public var created: Date
-    public var result: GenerationSummary?
-    public var error: String?
+package struct JobDTO: Codable, Sendable, Equatable {
+    package var id: String
+    package var mode: GenerationMode
+    package var state: JobState
+    package var stage: String
+    package var framesDone: Int
+    package var framesTotal: Int
+    package var created: Date
+    package var result: GenerationSummary?
+    package var error: String?
     /// The HTTP status the same failure gets on /api/generate (one error mapping for both).
-    public var errorStatus: Int?
+    package var errorStatus: Int?
 
-    public func encode(to encoder: Encoder) throws {
+    package func encode(to encoder: Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(id, forKey: .id)
         try container.encode(mode, forKey: .mode)
@@ -177,18 +177,18 @@ public struct JobDTO: Codable, Sendable, Equatable {
     }
 }
 
-public struct ModelDTO: Codable, Sendable, Equatable {
-    public var name: String
-    public var engine: String
-    public var description: String
-    public var file: String?
-    public var inputs: [String]
+package struct ModelDTO: Codable, Sendable, Equatable {
+    package var name: String
+    package var engine: String
+    package var description: String
+    package var file: String?
+    package var inputs: [String]
 
-    public init(name: String, engine: String, description: String, file: String?, inputs: [String]) {
+    package init(name: String, engine: String, description: String, file: String?, inputs: [String]) {
         (self.name, self.engine, self.description, self.file, self.inputs) = (name, engine, description, file, inputs)
     }
 
-    public func encode(to encoder: Encoder) throws {
+    package func encode(to encoder: Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(name, forKey: .name)
         try container.encode(engine, forKey: .engine)
@@ -198,81 +198,81 @@ public struct ModelDTO: Codable, Sendable, Equatable {
     }
 }
 
-public struct ModelFailureDTO: Codable, Sendable, Equatable {
-    public var name: String
-    public var error: String
+package struct ModelFailureDTO: Codable, Sendable, Equatable {
+    package var name: String
+    package var error: String
 
-    public init(name: String, error: String) {
+    package init(name: String, error: String) {
         self.name = name
         self.error = error
     }
 }
 
 /// GET /api/models: what can render, and installed models that failed to load.
-public struct ModelList: Codable, Sendable, Equatable {
-    public var models: [ModelDTO]
-    public var failures: [ModelFailureDTO]
+package struct ModelList: Codable, Sendable, Equatable {
+    package var models: [ModelDTO]
+    package var failures: [ModelFailureDTO]
 
-    public init(models: [ModelDTO], failures: [ModelFailureDTO]) {
+    package init(models: [ModelDTO], failures: [ModelFailureDTO]) {
         self.models = models
         self.failures = failures
     }
 }
 
 /// GET /api/voices.
-public struct VoiceList: Codable, Sendable, Equatable {
-    public var languages: [String]
-    public var variants: [String]
-    public var defaultLanguage: String
+package struct VoiceList: Codable, Sendable, Equatable {
+    package var languages: [String]
+    package var variants: [String]
+    package var defaultLanguage: String
 
-    public init(languages: [String], variants: [String], defaultLanguage: String) {
+    package init(languages: [String], variants: [String], defaultLanguage: String) {
         self.languages = languages
         self.variants = variants
         self.defaultLanguage = defaultLanguage
     }
 }
 
-public struct AvatarDTO: Codable, Sendable, Equatable {
-    public var id: String
-    public var file: String
+package struct AvatarDTO: Codable, Sendable, Equatable {
+    package var id: String
+    package var file: String
 }
 
-public struct AvatarList: Codable, Sendable, Equatable {
-    public var avatars: [AvatarDTO]
+package struct AvatarList: Codable, Sendable, Equatable {
+    package var avatars: [AvatarDTO]
 }
 
-public struct BoxDTO: Codable, Sendable, Equatable {
-    public var x: Int
-    public var y: Int
-    public var width: Int
-    public var height: Int
+package struct BoxDTO: Codable, Sendable, Equatable {
+    package var x: Int
+    package var y: Int
+    package var width: Int
+    package var height: Int
 
-    public init(x: Int, y: Int, width: Int, height: Int) {
+    package init(x: Int, y: Int, width: Int, height: Int) {
         (self.x, self.y, self.width, self.height) = (x, y, width, height)
     }
 }
 
 /// What face analysis found in an avatar file.
-public struct AvatarAnalysis: Sendable, Equatable {
-    public var width: Int
-    public var height: Int
-    public var frames: Int
-    public var faces: Int
-    public var box: BoxDTO?
+package struct AvatarAnalysis: Sendable, Equatable {
+    package var width: Int
+    package var height: Int
+    package var frames: Int
+    package var faces: Int
+    package var box: BoxDTO?
 
-    public init(width: Int, height: Int, frames: Int, faces: Int, box: BoxDTO?) {
+    package init(width: Int, height: Int, frames: Int, faces: Int, box: BoxDTO?) {
         (self.width, self.height, self.frames, self.faces, self.box) = (width, height, frames, faces, box)
     }
 }
 
 /// POST /api/avatars answer.
-public struct UploadedAvatarDTO: Codable, Sendable, Equatable {
-    public var id: String
-    public var width: Int
-    public var height: Int
-    public var frames: Int
-    public var faces: Int
-    public var box: BoxDTO?
+package struct UploadedAvatarDTO: Codable, Sendable, Equatable {
+    package var id: String
+    package var width: Int
+    package var height: Int
+    package var frames: Int
+    package var faces: Int
+    package var box: BoxDTO?
 
     init(id: String, analysis: AvatarAnalysis) {
         self.id = id
@@ -283,7 +283,7 @@ public struct UploadedAvatarDTO: Codable, Sendable, Equatable {
         box = analysis.box
     }
 
-    public func encode(to encoder: Encoder) throws {
+    package func encode(to encoder: Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(id, forKey: .id)
         try container.encode(width, forKey: .width)
@@ -294,20 +294,20 @@ public struct UploadedAvatarDTO: Codable, Sendable, Equatable {
     }
 }
 
-public struct HealthDTO: Codable, Sendable, Equatable {
+package struct HealthDTO: Codable, Sendable, Equatable {
     /// `ok`, or `draining` while shutting down (no new work accepted).
-    public var status: String
-    public var running: Int
-    public var queued: Int
+    package var status: String
+    package var running: Int
+    package var queued: Int
 }
 
-public struct ErrorDTO: Codable, Sendable, Equatable {
-    public var error: String
+package struct ErrorDTO: Codable, Sendable, Equatable {
+    package var error: String
 }
 
 /// The one JSON configuration of the API: snake_case keys, ISO 8601 dates, sorted keys.
-public enum WireJSON {
-    public static func encoder() -> JSONEncoder {
+package enum WireJSON {
+    package static func encoder() -> JSONEncoder {
         let encoder = JSONEncoder()
         encoder.keyEncodingStrategy = .convertToSnakeCase
         encoder.dateEncodingStrategy = .iso8601
@@ -315,7 +315,7 @@ public enum WireJSON {
         return encoder
     }
 
-    public static func decoder() -> JSONDecoder {
+    package static func decoder() -> JSONDecoder {
         let decoder = JSONDecoder()
         decoder.keyDecodingStrategy = .convertFromSnakeCase
         decoder.dateDecodingStrategy = .iso8601

@@ -4,7 +4,7 @@ import Logging
 import Media
 
 /// The routes of the service over any backend: the controllers, behind the error middleware.
-public func buildRouter<Backend: LipSyncBackend>(service: GenerationService<Backend>) -> Router<AppRequestContext> {
+package func buildRouter<Backend: LipSyncBackend>(service: GenerationService<Backend>) -> Router<AppRequestContext> {
     let router = Router(context: AppRequestContext.self)
     router.add(middleware: ErrorMiddleware(metrics: service.metrics))
     GenerationController(service: service).addRoutes(to: router)
@@ -16,7 +16,7 @@ public func buildRouter<Backend: LipSyncBackend>(service: GenerationService<Back
 
 /// The application: the router on the configured address, the service's background services beside it,
 /// and the backend's start-up work (model compilation, the default avatar) done before it listens.
-public func buildApplication<Backend: LipSyncBackend>(service: GenerationService<Backend>,
+package func buildApplication<Backend: LipSyncBackend>(service: GenerationService<Backend>,
                                                       logger: Logger) -> some ApplicationProtocol {
     var app = Application(
         router: buildRouter(service: service),
@@ -32,7 +32,7 @@ public func buildApplication<Backend: LipSyncBackend>(service: GenerationService
 
 /// `lipsync serve`: takes the data directory (removing a crashed run's leftovers), builds the real
 /// backend and runs until SIGINT/SIGTERM, then removes this run's videos and scratch files.
-public func runServer(configuration: ServerConfiguration, logger: Logger) async throws {
+package func runServer(configuration: ServerConfiguration, logger: Logger) async throws {
     let data = try DataDirectory(root: configuration.dataDirectory)
     if data.leftoversRemoved > 0 {
         logger.notice("removed \(data.leftoversRemoved) leftover files of a previous run from \(data.root.path)")

@@ -2,7 +2,7 @@ import Foundation
 
 /// A setting of the service, given on the command line (`--max-jobs 2`), in the environment
 /// (`LIPSYNC_MAX_JOBS=2`) or left at its default: in that order of precedence, resolved in one place.
-public enum ServerSetting: String, CaseIterable, Sendable {
+package enum ServerSetting: String, CaseIterable, Sendable {
     case host
     case port
     case models
@@ -17,40 +17,40 @@ public enum ServerSetting: String, CaseIterable, Sendable {
     case drainTimeout = "drain-timeout"
 
     /// `LIPSYNC_MAX_JOBS` for `max-jobs`.
-    public var environmentName: String { "LIPSYNC_" + rawValue.uppercased().replacingOccurrences(of: "-", with: "_") }
+    package var environmentName: String { "LIPSYNC_" + rawValue.uppercased().replacingOccurrences(of: "-", with: "_") }
 }
 
 /// Everything the service is started with. Defaults suit one machine serving a few users.
-public struct ServerConfiguration: Sendable, Equatable {
-    public var host = "0.0.0.0"
-    public var port = 3000
+package struct ServerConfiguration: Sendable, Equatable {
+    package var host = "0.0.0.0"
+    package var port = 3000
     /// Folder with the Wav2Lip models (wav2lip.onnx / wav2lip_gan.onnx).
-    public var modelsDirectory: URL
+    package var modelsDirectory: URL
     /// The avatar used when a request names none.
-    public var defaultAvatar: URL
+    package var defaultAvatar: URL
     /// MediaPipe .tflite files.
-    public var assetsDirectory: URL
+    package var assetsDirectory: URL
     /// Prepared avatars (a cache by content hash, shared with the CLI).
-    public var avatarCacheDirectory: URL
+    package var avatarCacheDirectory: URL
     /// Videos, uploaded avatars and temporary files of the running service (see `DataDirectory`).
-    public var dataDirectory: URL
+    package var dataDirectory: URL
     /// Generations running at once.
-    public var maxConcurrentJobs = 1
+    package var maxConcurrentJobs = 1
     /// Generations allowed to wait for a slot; more are refused with 429.
-    public var maxQueuedJobs = 4
-    public var maxTextCharacters = 5_000
-    public var maxUploadBytes = 50 * 1024 * 1024
+    package var maxQueuedJobs = 4
+    package var maxTextCharacters = 5_000
+    package var maxUploadBytes = 50 * 1024 * 1024
     /// The largest JSON body accepted.
-    public var maxJSONBytes = 256 * 1024
+    package var maxJSONBytes = 256 * 1024
     /// Finished videos are deleted this long after they were made.
-    public var videoLifetime: Duration = .seconds(600)
+    package var videoLifetime: Duration = .seconds(600)
     /// Parallel workers in `same` mode.
-    public var workers = 2
+    package var workers = 2
     /// At shutdown, background jobs still running get this long to finish before they are cancelled.
-    public var drainTimeout: Duration = .seconds(30)
-    public var fps = 25.0
+    package var drainTimeout: Duration = .seconds(30)
+    package var fps = 25.0
 
-    public init(modelsDirectory: URL, defaultAvatar: URL, assetsDirectory: URL, avatarCacheDirectory: URL, dataDirectory: URL) {
+    package init(modelsDirectory: URL, defaultAvatar: URL, assetsDirectory: URL, avatarCacheDirectory: URL, dataDirectory: URL) {
         self.modelsDirectory = modelsDirectory
         self.defaultAvatar = defaultAvatar
         self.assetsDirectory = assetsDirectory
@@ -59,7 +59,7 @@ public struct ServerConfiguration: Sendable, Equatable {
     }
 
     /// The defaults of a checkout: models/, .cache/assets, .cache/avatars, .cache/data.
-    public static func defaults(projectRoot root: URL) -> ServerConfiguration {
+    package static func defaults(projectRoot root: URL) -> ServerConfiguration {
         ServerConfiguration(
             modelsDirectory: root.appendingPathComponent("models"),
             defaultAvatar: root.appendingPathComponent(".cache/assets/astronaut.png"),
@@ -70,7 +70,7 @@ public struct ServerConfiguration: Sendable, Equatable {
 
     /// The configuration from command-line values, else the environment's `LIPSYNC_*`, else the defaults.
     /// Values from both sources go through the same parsing, so both get the same messages.
-    public static func resolve(arguments: [ServerSetting: String], environment: [String: String] = ProcessInfo.processInfo.environment,
+    package static func resolve(arguments: [ServerSetting: String], environment: [String: String] = ProcessInfo.processInfo.environment,
                                projectRoot: URL) throws -> ServerConfiguration {
         var configuration = defaults(projectRoot: projectRoot)
         for setting in ServerSetting.allCases {
@@ -119,7 +119,7 @@ public struct ServerConfiguration: Sendable, Equatable {
 }
 
 /// A setting that cannot be used, with the place it came from.
-public struct ConfigurationError: Error, CustomStringConvertible {
-    public var description: String
+package struct ConfigurationError: Error, CustomStringConvertible {
+    package var description: String
     init(_ description: String) { self.description = description }
 }

@@ -5,7 +5,7 @@ import Pipeline
 /// (speech, lip-sync engines, avatars, ffmpeg); router tests use an in-memory fake that answers in
 /// microseconds. Limits, jobs, storage, metrics and errors live above it, in `GenerationService`, so
 /// they behave the same whatever renders.
-public protocol LipSyncBackend: Sendable {
+package protocol LipSyncBackend: Sendable {
     /// Everything a request needs to render, decided (and checked) before it takes a slot.
     associatedtype Plan: Sendable
 

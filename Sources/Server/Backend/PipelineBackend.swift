@@ -9,8 +9,8 @@ import SpeechSynthesis
 
 /// The real backend: espeak-ng speech, the engine set (Wav2Lip models compiled once, the viseme
 /// engine), prepared avatars and the regular and parallel generators.
-public final class PipelineBackend: LipSyncBackend {
-    public struct Plan: Sendable {
+package final class PipelineBackend: LipSyncBackend {
+    package struct Plan: Sendable {
         var speech: SpeechRequest
         var avatar: URL
         var mode: GenerationMode
@@ -19,7 +19,7 @@ public final class PipelineBackend: LipSyncBackend {
         var chunks: Int?
     }
 
-    public static let defaultLanguage = "ru"
+    package static let defaultLanguage = "ru"
 
     let configuration: ServerConfiguration
     let engines: EngineSet
@@ -28,7 +28,7 @@ public final class PipelineBackend: LipSyncBackend {
     let logger: Logger
     private let speech = SpeechInventory()
 
-    public init(configuration: ServerConfiguration, logger: Logger) throws {
+    package init(configuration: ServerConfiguration, logger: Logger) throws {
         self.configuration = configuration
         self.logger = logger
         let runtime = try InferenceRuntime.shared.get()
@@ -38,7 +38,7 @@ public final class PipelineBackend: LipSyncBackend {
         avatars = AvatarStore(cacheDirectory: configuration.avatarCacheDirectory, assets: configuration.assetsDirectory, runtime: runtime)
     }
 
-    public func start() async throws {
+    package func start() async throws {
         let engines = self.engines, avatars = self.avatars, defaultAvatar = configuration.defaultAvatar
         // Compilation and face analysis block for seconds: they run on a dispatch thread.
         let failures = try await Generator.offPool { engines.preloadInstalled() }
@@ -46,12 +46,14 @@ public final class PipelineBackend: LipSyncBackend {
             logger.error("model \(name) not loaded: \(reason)")
         }
         speech.set(languages: await synthesizer.languages(), variants: await synthesizer.variants())
+        let abandoned = avatars.removeAbandonedStaging()
+        if abandoned > 0 { logger.notice("removed \(abandoned) unfinished avatar analyses from \(avatars.cacheDirectory.path)") }
         _ = try await Generator.offPool { try avatars.prepare(defaultAvatar) }
         let names = engines.models.map(\.name) + ["viseme"]
         logger.info("ready: engines \(names.joined(separator: ", ")), default avatar \(defaultAvatar.lastPathComponent)")
     }
 
-    public func models() -> ModelList {
+    package func models() -> ModelList {
         var models = engines.models.map { engine in
             ModelDTO(name: engine.name, engine: "wav2lip",
                      description: ModelCatalog.knownModels.first { $0.name == engine.name }?.summary ?? "Wav2Lip",
@@ -63,12 +65,12 @@ public final class PipelineBackend: LipSyncBackend {
         return ModelList(models: models, failures: failures)
     }
 
-    public func voices() async -> VoiceList {
+    package func voices() async -> VoiceList {
         let (languages, variants) = speech.get()
         return VoiceList(languages: languages, variants: variants, defaultLanguage: Self.defaultLanguage)
     }
 
-    public func plan(_ request: GenerateRequest, mode: GenerationMode, avatar: URL) async throws -> Plan {
+    package func plan(_ request: GenerateRequest, mode: GenerationMode, avatar: URL) async throws -> Plan {
         guard let text = request.text else { throw ServiceError(.badRequest, "missing 'text'") }
         try synthesizer.limits.validate(text)
         let (languages, variants) = speech.get()
@@ -97,7 +99,7 @@ public final class PipelineBackend: LipSyncBackend {
         return assignment
     }
 
-    public func render(_ plan: Plan, to output: URL, progress: @escaping ProgressHandler) async throws -> RenderOutcome {
+    package func render(_ plan: Plan, to output: URL, progress: @escaping ProgressHandler) async throws -> RenderOutcome {
         let generator = Generator(synthesizer: synthesizer, avatars: avatars)
         let options = GenerationOptions(fps: configuration.fps)
         do {
@@ -137,7 +139,7 @@ public final class PipelineBackend: LipSyncBackend {
                              avatarCached: result.avatarCached, timings: timings, parallel: report)
     }
 
-    public func analyseAvatar(_ file: URL) async throws -> AvatarAnalysis {
+    package func analyseAvatar(_ file: URL) async throws -> AvatarAnalysis {
         let avatars = self.avatars
         let (avatar, _) = try await Generator.offPool { try avatars.prepare(file) }
         let faces = avatar.metadata.faces.compactMap { $0 }

@@ -30,9 +30,14 @@ struct AvatarsController<Backend: LipSyncBackend> {
         let library = service.avatars
         let (id, partial, final) = library.reserve(fileExtension: fileExtension)
         defer { try? FileManager.default.removeItem(at: partial) }
-        // Streamed to the partial file chunk by chunk, counting, so memory never holds the upload.
+        // Streamed to the partial file chunk by chunk, counting, so memory never holds the upload. FileIO
+        // wraps errors of the body in its own; the counter keeps the original (413, a broken request).
         let counter = ByteCounter(limit: limit)
-        try await fileIO.writeFile(contents: request.body.map { try counter.pass($0) }, path: partial.path, context: context)
+        do {
+            try await fileIO.writeFile(contents: CountedBody(base: request.body, counter: counter), path: partial.path, context: context)
+        } catch {
+            throw counter.failure ?? error
+        }
         guard counter.total > 0 else { throw ServiceError(.badRequest, "the upload is empty") }
         let analysis: AvatarAnalysis
         do {
@@ -49,22 +54,56 @@ struct AvatarsController<Backend: LipSyncBackend> {
     }
 }
 
-/// Counts the bytes of a streamed body and stops it at the limit (413).
+/// Counts the bytes of a streamed body, stops it at the limit (413) and remembers why it stopped.
 final class ByteCounter: @unchecked Sendable {
     let limit: Int
-    private(set) var total = 0
+    private var count = 0
+    private var stored: Error?
     private let lock = NSLock()
 
     init(limit: Int) { self.limit = limit }
 
-    func pass(_ buffer: ByteBuffer) throws -> ByteBuffer {
+    var total: Int { lock.withLock { count } }
+    /// The error that ended the body early, as the body threw it.
+    var failure: Error? { lock.withLock { stored } }
+
+    func add(_ bytes: Int) throws {
         let total = lock.withLock { () -> Int in
-            self.total += buffer.readableBytes
-            return self.total
+            count += bytes
+            return count
         }
         guard total <= limit else {
-            throw ServiceError(.contentTooLarge, "the upload is larger than the limit of \(limit / 1024 / 1024) MB")
+            throw record(ServiceError(.contentTooLarge, "the upload is larger than the limit of \(limit / 1024 / 1024) MB"))
         }
-        return buffer
     }
+
+    func record(_ error: Error) -> Error {
+        lock.withLock { if stored == nil { stored = error } }
+        return error
+    }
+}
+
+/// A request body passed through a `ByteCounter`.
+struct CountedBody: AsyncSequence, Sendable {
+    typealias Element = ByteBuffer
+    let base: RequestBody
+    let counter: ByteCounter
+
+    struct AsyncIterator: AsyncIteratorProtocol {
+        var base: RequestBody.AsyncIterator
+        let counter: ByteCounter
+
+        mutating func next() async throws -> ByteBuffer? {
+            let buffer: ByteBuffer?
+            do {
+                buffer = try await base.next()
+            } catch {
+                throw counter.record(error)
+            }
+            if let buffer { try counter.add(buffer.readableBytes) }
+            return buffer
+        }
+    }
+
+    func makeAsyncIterator() -> AsyncIterator { AsyncIterator(base: base.makeAsyncIterator(), counter: counter) }
 }

@@ -6,9 +6,9 @@ import ServiceLifecycle
 /// The service over a backend: admission (slots and queue), synchronous and background generations,
 /// finished videos, uploaded avatars and metrics. Request handling is identical for every backend;
 /// only the rendering differs.
-public final class GenerationService<Backend: LipSyncBackend>: Sendable {
-    public let backend: Backend
-    public let configuration: ServerConfiguration
+package final class GenerationService<Backend: LipSyncBackend>: Sendable {
+    package let backend: Backend
+    package let configuration: ServerConfiguration
     let limiter: JobLimiter
     let jobs = JobStore()
     let runner: JobRunner
@@ -18,7 +18,7 @@ public final class GenerationService<Backend: LipSyncBackend>: Sendable {
     let logger: Logger
 
     /// - Parameter data: the data directory, already taken (locked and cleaned) by this process.
-    public init(backend: Backend, configuration: ServerConfiguration, data: DataDirectory, logger: Logger) {
+    package init(backend: Backend, configuration: ServerConfiguration, data: DataDirectory, logger: Logger) {
         self.backend = backend
         self.configuration = configuration
         self.logger = logger
@@ -29,7 +29,7 @@ public final class GenerationService<Backend: LipSyncBackend>: Sendable {
     }
 
     /// The services that must run beside the HTTP server: the job runner and the video sweeper.
-    public var services: [any Service] {
+    package var services: [any Service] {
         [runner, VideoSweeper(store: videos, interval: min(.seconds(30), configuration.videoLifetime))]
     }
 

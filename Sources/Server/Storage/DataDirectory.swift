@@ -8,16 +8,16 @@ import Media
 /// One running server owns the folder (an exclusive lock on `.lock`, released by the kernel when the
 /// process ends, even by `kill -9`). Whoever takes the lock next knows the previous owner is gone, so
 /// its videos and scratch files are leftovers and are removed before anything else runs.
-public final class DataDirectory: @unchecked Sendable {
-    public let root: URL
-    public var videos: URL { root.appendingPathComponent("videos") }
-    public var uploads: URL { root.appendingPathComponent("uploads") }
-    public var scratch: URL { root.appendingPathComponent("scratch") }
+package final class DataDirectory: @unchecked Sendable {
+    package let root: URL
+    package var videos: URL { root.appendingPathComponent("videos") }
+    package var uploads: URL { root.appendingPathComponent("uploads") }
+    package var scratch: URL { root.appendingPathComponent("scratch") }
     private let lockDescriptor: Int32
 
     /// Takes the folder: creates it, locks it and removes what a previous run left behind.
     /// - Returns: the number of leftover files removed.
-    public init(root: URL) throws {
+    package init(root: URL) throws {
         self.root = root
         let manager = FileManager.default
         try manager.createDirectory(at: root, withIntermediateDirectories: true)
@@ -46,12 +46,12 @@ public final class DataDirectory: @unchecked Sendable {
     }
 
     /// Files a previous run left in videos/ and scratch/, removed when the folder was taken.
-    public private(set) var leftoversRemoved = 0
+    package private(set) var leftoversRemoved = 0
 
     deinit { close(lockDescriptor) }
 
     /// Removes the videos and scratch files of this run (at shutdown).
-    public func removeTransientFiles() {
+    package func removeTransientFiles() {
         _ = Self.empty(videos)
         _ = Self.empty(scratch)
     }
