@@ -38,17 +38,24 @@ package final class AvatarStore: @unchecked Sendable {
         return (avatar, false)
     }
 
-    /// Removes staging folders (`.<key>-<uuid>`) of analyses that a killed process never finished.
-    /// Only folders older than `age` go: another process may be analysing right now.
+    /// Removes staging folders (`.<key>-<pid>-<uuid>`) of analyses whose process is gone (killed
+    /// mid-analysis). A folder of a live process, or of an unknown shape younger than `age`, is left.
     @discardableResult
     package func removeAbandonedStaging(olderThan age: TimeInterval = 600, now: Date = Date()) -> Int {
         let manager = FileManager.default
         var removed = 0
         for name in (try? manager.contentsOfDirectory(atPath: cacheDirectory.path)) ?? [] where name.hasPrefix(".") {
             let url = cacheDirectory.appendingPathComponent(name)
-            guard let modified = (try? manager.attributesOfItem(atPath: url.path))?[.modificationDate] as? Date,
-                  now.timeIntervalSince(modified) > age, (try? manager.removeItem(at: url)) != nil else { continue }
-            removed += 1
+            let fields = name.dropFirst().split(separator: "-")
+            let owner = fields.count >= 3 ? Int32(fields[1]) : nil
+            let abandoned: Bool
+            if let owner {
+                abandoned = owner != getpid() && kill(owner, 0) != 0 && errno == ESRCH
+            } else {
+                let modified = (try? manager.attributesOfItem(atPath: url.path))?[.modificationDate] as? Date
+                abandoned = modified.map { now.timeIntervalSince($0) > age } ?? false
+            }
+            if abandoned, (try? manager.removeItem(at: url)) != nil { removed += 1 }
         }
         return removed
     }
@@ -124,7 +131,9 @@ package final class AvatarStore: @unchecked Sendable {
             throw AvatarError.unsupported("\(file.lastPathComponent) is \(sourceWidth)x\(sourceHeight); an avatar needs at least 64x64 pixels")
         }
         let even = PixelRect(x: 0, y: 0, width: width, height: height)
-        let staging = directory.deletingLastPathComponent().appendingPathComponent(".\(directory.lastPathComponent)-\(UUID().uuidString)")
+        // The owner's pid in the name: a later start can tell an abandoned analysis from a running one.
+        let staging = directory.deletingLastPathComponent()
+            .appendingPathComponent(".\(directory.lastPathComponent)-\(getpid())-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: staging, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: staging) }
         let framesURL = staging.appendingPathComponent("frames.rgb")
