@@ -60,6 +60,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "AsyncAlgorithms", package: "swift-async-algorithms"),
         ], resources: [.copy("Resources/openapi.json")]),
 
         .executableTarget(

@@ -63,6 +63,11 @@ package struct CompileOptions: Sendable, Hashable {
         case bf16
     }
 
+    /// What a user asks for: a precision, or `auto` (bf16 where the CPU computes it natively, else f32).
+    package enum PrecisionChoice: String, Sendable, CaseIterable {
+        case auto, f32, bf16
+    }
+
     package var hint: PerformanceHint
     /// Inference precision; OpenVINO would silently pick bf16 on CPUs that support it.
     package var precision: Precision
@@ -103,6 +108,26 @@ package final class InferenceRuntime: @unchecked Sendable {
     }
 
     deinit { ov_core_free(core) }
+
+    /// Whether the CPU computes bfloat16 natively (AVX512_BF16 or AMX), as OpenVINO reports it in the
+    /// CPU device's optimization capabilities.
+    package var cpuSupportsBF16: Bool {
+        var value: UnsafeMutablePointer<CChar>?
+        guard ov_core_get_property(core, "CPU", "OPTIMIZATION_CAPABILITIES", &value) == OK, let value else { return false }
+        defer { ov_free(value) }
+        return String(cString: value).split(whereSeparator: { $0 == " " || $0 == "," }).contains("BF16")
+    }
+
+    /// The precision to compile with for a user's choice; bf16 on a CPU without it is refused.
+    package func resolve(_ choice: CompileOptions.PrecisionChoice) throws -> CompileOptions.Precision {
+        switch choice {
+        case .f32: return .f32
+        case .bf16:
+            guard cpuSupportsBF16 else { throw InferenceError("this CPU does not compute bf16 natively (no AVX512_BF16 or AMX); use f32 or auto") }
+            return .bf16
+        case .auto: return cpuSupportsBF16 ? .bf16 : .f32
+        }
+    }
 
     package var version: String {
         var version = ov_version_t()

@@ -46,7 +46,13 @@ package protocol LipSyncEngine: Sendable {
     /// cheaper than the video encoder gain nothing from parallel chunks on a small machine, where the
     /// encoder already uses every core.
     var isInferenceBound: Bool { get }
+    /// The numeric precision inference runs at (`f32`, `bf16`); nil for engines without a model.
+    var precision: String? { get }
     func render(_ batch: LipSyncBatch) async throws -> [RGBImage]
+}
+
+package extension LipSyncEngine {
+    var precision: String? { nil }
 }
 
 package enum LipSyncError: Error, CustomStringConvertible, Equatable {

@@ -26,6 +26,7 @@ package final class Wav2LipEngine: LipSyncEngine {
     package var preferredBatchSize: Int { model.options.batchSize ?? 8 }
     package var cropStyle: CropStyle { .wav2lip }
     package var isInferenceBound: Bool { true }
+    package var precision: String? { model.options.precision.rawValue }
 
     /// The whole model, compiled.
     package convenience init(name: String, model: CompiledModel) throws {

@@ -68,18 +68,22 @@ struct InferenceBench: AsyncParsableCommand {
             }
         }
 
-        // The engine policy (what the CLI and the server compile), then two models at once with it, as
-        // GAN + NOGAN run in split mode.
+        // The engine policy (what the CLI and the server compile) at f32 and at bf16 where the CPU has
+        // it, then two models at once with it, as GAN + NOGAN run in split mode.
         var policy = EnginePolicy()
         policy.threads = threads
         let policyBatch = policy.batchSize
-        let single = try await measure([try whole(file, options: policy.compileOptions, runtime: runtime)], batch: policyBatch)
-        print(row("engine policy, one model", "\(policyBatch)", "\(policy.workers)", format(single.framesPerSecond),
-                  format(single.framesPerSecond * gflopPerFrame, digits: 1), format(single.millisecondsPerCall, digits: 0)))
-        let pair = try (0..<2).map { _ in try whole(file, options: policy.compileOptions, runtime: runtime) }
-        let both = try await measure(pair, batch: policyBatch)
-        print(row("engine policy, two models", "\(policyBatch)", "1+1", format(both.framesPerSecond),
-                  format(both.framesPerSecond * gflopPerFrame, digits: 1), format(both.millisecondsPerCall, digits: 0)))
+        let precisions: [CompileOptions.Precision] = runtime.cpuSupportsBF16 ? [.f32, .bf16] : [.f32]
+        for precision in precisions {
+            let options = policy.compileOptions(precision: precision)
+            let single = try await measure([try whole(file, options: options, runtime: runtime)], batch: policyBatch)
+            print(row("engine policy \(precision.rawValue), one model", "\(policyBatch)", "\(policy.workers)", format(single.framesPerSecond),
+                      format(single.framesPerSecond * gflopPerFrame, digits: 1), format(single.millisecondsPerCall, digits: 0)))
+            let pair = try (0..<2).map { _ in try whole(file, options: options, runtime: runtime) }
+            let both = try await measure(pair, batch: policyBatch)
+            print(row("engine policy \(precision.rawValue), two models", "\(policyBatch)", "1+1", format(both.framesPerSecond),
+                      format(both.framesPerSecond * gflopPerFrame, digits: 1), format(both.millisecondsPerCall, digits: 0)))
+        }
 
         guard !skipOnnxruntime else { return }
         let ortBatch = 8

@@ -67,8 +67,14 @@ struct GenerateCommand: AsyncParsableCommand {
     @Flag(help: "Render every frame, even in digital silence (by default silent frames reuse one patch).")
     var noSilenceReuse = false
 
-    @Option(name: .shortAndLong, help: "Output MP4 file.")
+    @Option(name: .shortAndLong, help: "Output MP4 file; with --stream, - writes to stdout (e.g. | ffplay -).")
     var output: String
+
+    @Flag(help: "Write a fragmented MP4 as it renders (keyframe-aligned 1 s fragments), playable before it is complete. With --parallel, fragments are dealt to the workers in turn.")
+    var stream = false
+
+    @Option(help: "Inference precision: auto (bf16 where the CPU has it, else f32), f32 or bf16.")
+    var precision: CompileOptions.PrecisionChoice = .auto
 
     @Flag(help: "Parallel mode: split the frames into chunks rendered at the same time, joined without re-encoding.")
     var parallel = false
@@ -89,7 +95,10 @@ struct GenerateCommand: AsyncParsableCommand {
         GenerationOptions(fps: fps, encoder: EncoderSettings(preset: preset, crf: crf), reuseSilence: !noSilenceReuse)
     }
 
-    var policy: EnginePolicy { EnginePolicy(workers: workers) }
+    var policy: EnginePolicy { EnginePolicy(workers: workers, precision: precision) }
+
+    /// Where the summary goes: stderr when the video itself goes to stdout.
+    var console: Console { Console(toStandardError: stream && output == "-") }
 
     /// Everything checkable before any work starts: bad options are a message and exit code 64, never a crash.
     func validate() throws {
@@ -106,6 +115,8 @@ struct GenerateCommand: AsyncParsableCommand {
             throw ValidationError("--chunks must be in 1...\(ParallelOptions.maxChunks), got \(chunks)")
         }
         guard minParallelDuration >= 0 else { throw ValidationError("--min-parallel-duration must not be negative") }
+        if output == "-" && !stream { throw ValidationError("-o - (stdout) needs --stream: a regular MP4 is written to a file") }
+        if stream && chunks != nil { throw ValidationError("--chunks is for parallel chunks joined at the end; a stream deals 1 s fragments to the workers") }
     }
 
     func run() async throws {
@@ -117,11 +128,25 @@ struct GenerateCommand: AsyncParsableCommand {
             source = .text(SpeechRequest(text: text, language: speech.language, voice: speech.voice, wordsPerMinute: speech.rate))
         }
         let runtime = try InferenceRuntime.shared.get()
-        let engines = EngineSet(catalog: models.catalog, policy: policy, runtime: runtime, loadsOnDemand: true)
+        let engines = try EngineSet(catalog: models.catalog, policy: policy, runtime: runtime, loadsOnDemand: true)
         let synthesizer = try EspeakSynthesizer(limits: SpeechLimits(maxCharacters: speech.maxCharacters))
         let generator = Generator(synthesizer: synthesizer, avatars: avatarOptions.locations.store(runtime: runtime))
         let bar = ProgressBar()
         let destination = URL(fileURLWithPath: output)
+
+        if stream {
+            let workers = parallel
+                ? engines.fragmentWorkers(try engines.parallelWorkers(engine: self.engine, model: model, assignment: assign))
+                : [try engines.engine(engine: self.engine, model: model)]
+            let sink = try StreamSink(output == "-" ? nil : destination)
+            let result = try await generator.generate(source, avatar: avatarOptions.locations.avatarFile, workers: workers,
+                                                      to: .stream { try sink.write($0) }, options: options,
+                                                      progress: { bar.update($0) })
+            try sink.close()
+            bar.finish()
+            printSummary(result)
+            return
+        }
 
         guard parallel else {
             let engine = try engines.engine(engine: self.engine, model: model)
@@ -151,21 +176,58 @@ struct GenerateCommand: AsyncParsableCommand {
     }
 
     private func printSummary(_ result: GenerationResult) {
-        print("wrote \(output): \(result.frameCount) frames at \(format(result.fps, digits: 0)) fps, \(format(result.audioDuration)) s of speech, engine \(result.engine)\(result.avatarCached ? ", avatar from cache" : "")")
+        let precision = result.precision.map { " (\($0))" } ?? ""
+        console.print("wrote \(output == "-" ? "stdout" : output): \(result.frameCount) frames at \(format(result.fps, digits: 0)) fps, \(format(result.audioDuration)) s of speech, engine \(result.engine)\(precision)\(result.avatarCached ? ", avatar from cache" : "")")
         if result.framesReused > 0 {
-            print("\(result.framesInferred) frames rendered, \(result.framesReused) silent frames reused a patch")
+            console.print("\(result.framesInferred) frames rendered, \(result.framesReused) silent frames reused a patch")
         }
-        printTimings(result.timings)
+        printTimings(result.timings, to: console)
     }
 }
 
 extension WorkerAssignment: ExpressibleByArgument {}
 
-func printTimings(_ timings: StageTimings) {
-    print("stage          seconds")
+func printTimings(_ timings: StageTimings, to console: Console = Console()) {
+    console.print("stage          seconds")
     for (name, seconds) in timings.rows {
-        print("\(name.padding(toLength: 14, withPad: " ", startingAt: 0)) \(format(seconds, digits: 3))")
+        console.print("\(name.padding(toLength: 14, withPad: " ", startingAt: 0)) \(format(seconds, digits: 3))")
     }
+}
+
+/// Lines for the user: stdout, or stderr when stdout carries the video.
+struct Console {
+    var toStandardError = false
+
+    func print(_ line: String) {
+        if toStandardError {
+            FileHandle.standardError.write(Data((line + "\n").utf8))
+        } else {
+            Swift.print(line)
+        }
+    }
+}
+
+/// Where streamed bytes go: stdout or a file, written as they arrive.
+final class StreamSink: @unchecked Sendable {
+    private let handle: FileHandle
+    private let ownsHandle: Bool
+
+    init(_ file: URL?) throws {
+        if let file {
+            guard FileManager.default.createFile(atPath: file.path, contents: nil) else {
+                throw ValidationError("cannot write \(file.path)")
+            }
+            handle = try FileHandle(forWritingTo: file)
+            ownsHandle = true
+        } else {
+            handle = FileHandle.standardOutput
+            ownsHandle = false
+        }
+    }
+
+    func write(_ data: Data) throws { try handle.write(contentsOf: data) }
+
+    func close() throws { if ownsHandle { try handle.close() } }
 }
 
 /// A one-line progress bar on a terminal; silent when stderr is not a terminal.
@@ -189,3 +251,5 @@ final class ProgressBar: @unchecked Sendable {
         FileHandle.standardError.write(Data("\n".utf8))
     }
 }
+
+extension CompileOptions.PrecisionChoice: ExpressibleByArgument {}

@@ -47,7 +47,7 @@ struct ParallelBench: AsyncParsableCommand {
         } else if engine != "viseme" {
             throw ValidationError("--engine is viseme or wav2lip")
         }
-        let engines = EngineSet(catalog: ModelCatalog(directory: modelsFolder), runtime: runtime, loadsOnDemand: false)
+        let engines = try EngineSet(catalog: ModelCatalog(directory: modelsFolder), runtime: runtime, loadsOnDemand: false)
         if let failure = engines.preloadInstalled().values.first { throw ValidationError(failure) }
         let regularEngine = try engines.engine(engine: engine, model: nil)
         let workers = try engines.parallelWorkers(engine: engine, model: nil, assignment: engine == "viseme" ? .same : assign)

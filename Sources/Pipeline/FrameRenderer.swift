@@ -24,6 +24,14 @@ struct FrameRenderer: Sendable {
         /// Frames the engine rendered, and frames that showed a reused patch instead.
         var inferred = 0
         var reused = 0
+
+        mutating func add(_ other: Busy) {
+            inference += other.inference
+            compositing += other.compositing
+            sink += other.sink
+            inferred += other.inferred
+            reused += other.reused
+        }
     }
 
     /// The engine's input for `frames`: 96x96 cached crops for Wav2Lip, full-resolution face boxes with
@@ -137,6 +145,8 @@ struct FrameRenderer: Sendable {
                 busy.sink += sinkClock.seconds
             }
         }
+        // A cancelled channel just ends: a cancelled render must not pass for a finished one.
+        try Task.checkCancellation()
         busy.inferred = await counters.inferred
         busy.reused = await counters.reused
         return busy

@@ -53,13 +53,16 @@ package struct StageTimings: Sendable, Codable, Equatable {
 }
 
 package struct GenerationResult: Sendable {
-    package var output: URL
+    /// The video file (nil when the video was streamed).
+    package var output: URL?
     package var frameCount: Int
     package var fps: Double
     /// Length of the speech in seconds.
     package var audioDuration: Double
-    /// The engine that rendered the mouth (`wav2lip`, `wav2lip_gan`, ...).
+    /// The engine that rendered the mouth (`wav2lip`, `wav2lip_gan`, ...; several joined by `+`).
     package var engine: String
+    /// The precision its model ran at (`f32`, `bf16`); nil for the viseme engine.
+    package var precision: String?
     /// True when the avatar came from the cache (no face analysis ran).
     package var avatarCached: Bool
     package var timings: StageTimings

@@ -1,5 +1,7 @@
+import AsyncAlgorithms
 import Avatar
 import Foundation
+import Imaging
 import LipSync
 import Media
 import SpeechSynthesis
@@ -15,52 +17,88 @@ package final class Generator: Sendable {
         self.avatars = avatars
     }
 
+    /// A regular generation into an MP4 file.
     package func generate(_ source: GenerationSource, avatar avatarFile: URL, engine: any LipSyncEngine, output: URL,
-                         options: GenerationOptions = GenerationOptions(),
-                         progress: ProgressHandler? = nil) async throws -> GenerationResult {
+                          options: GenerationOptions = GenerationOptions(),
+                          progress: ProgressHandler? = nil) async throws -> GenerationResult {
+        try await generate(source, avatar: avatarFile, workers: [engine], to: .file(output), options: options, progress: progress)
+    }
+
+    /// A generation to any output. With several workers, the frames are dealt out in fragments of
+    /// `fragmentSeconds` (worker w renders fragments w, w + W, ...) and encoded in order, so a parallel
+    /// generation streams like a regular one; pass the same engine twice for two workers sharing it.
+    package func generate(_ source: GenerationSource, avatar avatarFile: URL, workers: [any LipSyncEngine], to output: VideoOutput,
+                          options: GenerationOptions = GenerationOptions(),
+                          progress: ProgressHandler? = nil) async throws -> GenerationResult {
         try options.validate()
+        guard !workers.isEmpty else { throw GenerationError.invalidOptions("no engine to render with") }
         let total = Stopwatch()
         var timings = StageTimings()
         progress?(GenerationProgress(stage: "speech", framesDone: 0, framesTotal: 0))
         let audio = try await UtteranceAudio.make(source, fps: options.fps, synthesizer: synthesizer, timings: &timings)
-        return try await render(audio, timings: timings, clock: total, avatar: avatarFile, engine: engine, output: output,
+        return try await render(audio, timings: timings, clock: total, avatar: avatarFile, workers: workers, to: output,
                                 options: options, progress: progress)
     }
 
-    /// The rest of a regular generation, from audio already prepared (parallel mode's fallback uses it too).
+    /// Fragments of streamed output and HLS segments last this long (each starts with a keyframe).
+    package static let fragmentSeconds = 1.0
+
+    /// The rest of a generation, from audio already prepared (parallel mode's fallback uses it too).
     func render(_ audio: UtteranceAudio, timings: StageTimings, clock total: Stopwatch, avatar avatarFile: URL,
-                engine: any LipSyncEngine, output: URL, options: GenerationOptions,
+                workers: [any LipSyncEngine], to output: VideoOutput, options: GenerationOptions,
                 progress: ProgressHandler?) async throws -> GenerationResult {
         var timings = timings
         progress?(GenerationProgress(stage: "avatar", framesDone: 0, framesTotal: audio.frameCount))
         let (avatar, cached) = try await prepareAvatar(avatarFile, timings: &timings)
 
-        let encoder = try VideoEncoder(output: output, width: avatar.width, height: avatar.height, fps: options.fps,
+        let destination: EncoderDestination
+        switch output {
+        case .file(let url): destination = .file(url)
+        case .fileWithHLS(let url, let directory): destination = .fileWithHLS(url, hlsDirectory: directory, segmentSeconds: Self.fragmentSeconds)
+        case .stream: destination = .fragmented(fragmentSeconds: Self.fragmentSeconds)
+        }
+        let encoder = try VideoEncoder(destination: destination, width: avatar.width, height: avatar.height, fps: options.fps,
                                        audio: audio.muxFile, settings: options.encoder)
-        let renderer = FrameRenderer(avatar: avatar, windows: audio.windows, cues: audio.cues, engine: engine,
-                                     reuseSilence: options.reuseSilence)
-        let frameTotal = audio.frameCount
-        let busy: FrameRenderer.Busy
-        do {
-            busy = try await renderer.render(0..<frameTotal) { index, frame in
-                try await encoder.append(frame)
-                if index % 10 == 9 || index == frameTotal - 1 {
-                    progress?(GenerationProgress(stage: "rendering", framesDone: index + 1, framesTotal: frameTotal))
+        let fragmentFrames = max(1, Int((options.fps * Self.fragmentSeconds).rounded()))
+        let frames = FramePipeline(avatar: avatar, audio: audio, workers: workers, reuseSilence: options.reuseSilence,
+                                   fragmentFrames: fragmentFrames, progress: progress)
+        let (busy, written, encodingTail) = try await withThrowingTaskGroup(of: (FrameRenderer.Busy, Int, Double)?.self) { group in
+            // A streamed encode is read while it is written; a sink that fails (the client left) ends it all.
+            if case .stream(let sink) = output, let bytes = encoder.output {
+                group.addTask {
+                    for try await chunk in bytes { try await sink(chunk) }
+                    return nil
                 }
             }
-        } catch {
-            encoder.cancel()
-            throw error
+            group.addTask {
+                let busy = try await frames.run { try await encoder.append($0) }
+                let finishClock = Stopwatch()
+                let written = try await encoder.finish()
+                return (busy, written, finishClock.seconds)
+            }
+            do {
+                var outcome: (FrameRenderer.Busy, Int, Double)?
+                for try await result in group where result != nil { outcome = result }
+                return outcome!
+            } catch {
+                // Stop ffmpeg first: a render blocked on a full pipe is released by it.
+                encoder.cancel()
+                throw error
+            }
         }
-        let finishClock = Stopwatch()
-        let written = try await encoder.finish()
         timings.inference = busy.inference
         timings.compositing = busy.compositing
-        timings.encoding = busy.sink + finishClock.seconds
+        timings.encoding = busy.sink + encodingTail
         timings.total = total.seconds
-        progress?(GenerationProgress(stage: "done", framesDone: written, framesTotal: frameTotal))
-        return GenerationResult(output: output, frameCount: written, fps: options.fps, audioDuration: audio.duration,
-                                engine: engine.name, avatarCached: cached, timings: timings, cues: audio.cues,
+        progress?(GenerationProgress(stage: "done", framesDone: written, framesTotal: audio.frameCount))
+        let url: URL?
+        switch output {
+        case .file(let file), .fileWithHLS(let file, _): url = file
+        case .stream: url = nil
+        }
+        return GenerationResult(output: url, frameCount: written, fps: options.fps, audioDuration: audio.duration,
+                                engine: Set(workers.map(\.name)).sorted().joined(separator: "+"), precision: workers.first?.precision,
+                                avatarCached: cached, timings: timings, cues: audio.cues,
                                 framesInferred: busy.inferred, framesReused: busy.reused)
     }
 
@@ -79,4 +117,95 @@ package final class Generator: Sendable {
             DispatchQueue.global().async { continuation.resume(with: Result { try body() }) }
         }
     }
+}
+
+/// Where a generation's video goes.
+package enum VideoOutput: Sendable {
+    /// A regular MP4 file.
+    case file(URL)
+    /// A regular MP4 file and, from the same encode, an HLS event playlist with fMP4 segments.
+    case fileWithHLS(URL, hlsDirectory: URL)
+    /// A fragmented MP4, handed to the sink as it is encoded (init segment first, then keyframe-aligned
+    /// fragments). A sink that throws (the client left) stops the generation.
+    case stream(@Sendable (Data) async throws -> Void)
+}
+
+/// The frames of a generation, rendered by one worker or dealt out in fragments to several, and handed
+/// to `sink` in order.
+struct FramePipeline: Sendable {
+    let avatar: PreparedAvatar
+    let audio: UtteranceAudio
+    let workers: [any LipSyncEngine]
+    let reuseSilence: Bool
+    let fragmentFrames: Int
+    let progress: ProgressHandler?
+
+    func renderer(_ engine: any LipSyncEngine) -> FrameRenderer {
+        FrameRenderer(avatar: avatar, windows: audio.windows, cues: audio.cues, engine: engine, reuseSilence: reuseSilence)
+    }
+
+    func report(_ done: Int) {
+        let total = audio.frameCount
+        if done % 10 == 0 || done == total {
+            progress?(GenerationProgress(stage: "rendering", framesDone: done, framesTotal: total))
+        }
+    }
+
+    func run(sink: @escaping @Sendable (RGBImage) async throws -> Void) async throws -> FrameRenderer.Busy {
+        let total = audio.frameCount
+        guard workers.count > 1 else {
+            // One worker: frames go to the sink as they are made.
+            return try await renderer(workers[0]).render(0..<total) { index, frame in
+                try await sink(frame)
+                report(index + 1)
+            }
+        }
+        // Several: worker w renders fragments w, w + W, ... into its own rendezvous channel; the sink reads
+        // the channels in turn, so fragments come out in order and each worker is at most one ahead.
+        let fragments = stride(from: 0, to: total, by: fragmentFrames).map { $0..<min(total, $0 + fragmentFrames) }
+        let channels = workers.map { _ in AsyncThrowingChannel<[RGBImage], Error>() }
+        return try await withThrowingTaskGroup(of: FrameRenderer.Busy.self) { group in
+            for (index, engine) in workers.enumerated() {
+                let channel = channels[index], renderer = renderer(engine)
+                group.addTask {
+                    var busy = FrameRenderer.Busy()
+                    do {
+                        for fragment in stride(from: index, to: fragments.count, by: workers.count) {
+                            let collected = FrameBox()
+                            busy.add(try await renderer.render(fragments[fragment]) { _, frame in collected.append(frame) })
+                            await channel.send(collected.frames)
+                        }
+                        channel.finish()
+                    } catch {
+                        channel.fail(error)
+                        throw error
+                    }
+                    return busy
+                }
+            }
+            var iterators = channels.map { $0.makeAsyncIterator() }
+            var done = 0
+            for fragment in fragments.indices {
+                guard let frames = try await iterators[fragment % workers.count].next() else {
+                    throw GenerationError.invalidOptions("a worker stopped before its last fragment")
+                }
+                for frame in frames {
+                    try await sink(frame)
+                    done += 1
+                    report(done)
+                }
+            }
+            var busy = FrameRenderer.Busy()
+            for try await part in group { busy.add(part) }
+            return busy
+        }
+    }
+}
+
+/// Frames of one fragment, collected by a renderer's sink.
+private final class FrameBox: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stored: [RGBImage] = []
+    func append(_ frame: RGBImage) { lock.withLock { stored.append(frame) } }
+    var frames: [RGBImage] { lock.withLock { stored } }
 }

@@ -95,8 +95,8 @@ package final class ParallelGenerator: Sendable {
         let planSeconds = planClock.seconds
         if !plan.isParallel {
             // One piece: exactly the regular generation, from the audio already prepared.
-            let result = try await generator.render(audio, timings: timings, clock: total, avatar: avatarFile, engine: firstEngine,
-                                                    output: output, options: options, progress: progress)
+            let result = try await generator.render(audio, timings: timings, clock: total, avatar: avatarFile, workers: [firstEngine],
+                                                    to: .file(output), options: options, progress: progress)
             let report = ParallelReport(assignment: parallel.assignment,
                                         chunks: [ChunkReport(index: 0, worker: 0, model: firstEngine.name, firstFrame: 0,
                                                              frames: result.frameCount, start: 0, end: result.timings.total)],
@@ -167,7 +167,7 @@ package final class ParallelGenerator: Sendable {
         progress?(GenerationProgress(stage: "done", framesDone: audio.frameCount, framesTotal: audio.frameCount))
         let models = Set(workers.map(\.name)).sorted().joined(separator: "+")
         let result = GenerationResult(output: output, frameCount: audio.frameCount, fps: options.fps, audioDuration: audio.duration,
-                                      engine: models, avatarCached: cached, timings: timings, cues: audio.cues,
+                                      engine: models, precision: workers.first?.precision, avatarCached: cached, timings: timings, cues: audio.cues,
                                       framesInferred: inferred, framesReused: reused)
         let report = ParallelReport(assignment: parallel.assignment, chunks: results.map(\.0), planning: planSeconds,
                                     concat: concatSeconds, fallbackReason: nil)

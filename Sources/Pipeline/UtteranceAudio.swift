@@ -41,6 +41,7 @@ package struct UtteranceAudio: Sendable {
             muxFile = url
         }
         guard original.duration > 0.05 else { throw AudioError.tooShort("\(original.duration) s of audio") }
+        try Task.checkCancellation()  // a client that left during synthesis costs nothing more
         let prepared = try LipSyncAudio.prepare(original)
         let mel = try MelSpectrogram().compute(prepared.samples)
         let windows = MelFrameWindows(mel: mel, fps: fps)
@@ -48,6 +49,7 @@ package struct UtteranceAudio: Sendable {
         let cues = SpeechCues.analyse(samples: prepared.samples, sampleRate: prepared.sampleRate, fps: fps,
                                       frameCount: frameCount, phonemes: speech.map(Self.phonemes))
         timings.audio = clock.seconds
+        try Task.checkCancellation()
         return UtteranceAudio(muxFile: muxFile, temporary: temporary, duration: original.duration, windows: windows,
                               frameCount: frameCount, cues: cues)
     }

@@ -10,7 +10,7 @@ import TestSupport
     @Test func withoutModelsEverythingFallsBackToVisemes() throws {
         let dir = try Repository.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
-        let engines = EngineSet(catalog: ModelCatalog(directory: dir), runtime: try Fixtures.runtime, loadsOnDemand: true)
+        let engines = try EngineSet(catalog: ModelCatalog(directory: dir), runtime: try Fixtures.runtime, loadsOnDemand: true)
         #expect(try engines.engine(engine: nil, model: nil).name == "viseme")
         #expect(try engines.engine(engine: "VISEME", model: nil).name == "viseme")
         #expect(throws: LipSyncError.self) { try engines.engine(engine: "wav2lip", model: nil) }
@@ -30,7 +30,7 @@ import TestSupport
             try FileManager.default.copyItem(at: Fixtures.tinyModel, to: dir.appendingPathComponent("\(name).onnx"))
         }
         // The server's way: everything compiled up front, nothing loaded inside a request.
-        let engines = EngineSet(catalog: ModelCatalog(directory: dir), runtime: try Fixtures.runtime, loadsOnDemand: false)
+        let engines = try EngineSet(catalog: ModelCatalog(directory: dir), runtime: try Fixtures.runtime, loadsOnDemand: false)
         #expect(engines.preloadInstalled().isEmpty)
         #expect(engines.models.map(\.name) == ["wav2lip", "wav2lip_gan"])
         #expect(try engines.engine(engine: nil, model: nil).name == "wav2lip")
@@ -51,7 +51,10 @@ import TestSupport
         // Each model is compiled once, with the policy's options.
         let model = try engines.model("wav2lip")
         #expect(model === (try engines.model("wav2lip")))
-        #expect(engines.policy.compileOptions.cpuPinning == false && engines.policy.compileOptions.requests == engines.policy.workers)
+        #expect(engines.compileOptions.cpuPinning == false && engines.compileOptions.requests == engines.policy.workers)
+        // auto: bf16 exactly where the CPU has it.
+        #expect(engines.precision == (try Fixtures.runtime.cpuSupportsBF16 ? .bf16 : .f32))
+        #expect(model.model.options.precision == engines.precision)
     }
 
     @Test func aModelThatFailsToLoadIsReportedAndTheOthersStillLoad() throws {
@@ -59,7 +62,7 @@ import TestSupport
         defer { try? FileManager.default.removeItem(at: dir) }
         try FileManager.default.copyItem(at: Fixtures.tinyModel, to: dir.appendingPathComponent("wav2lip.onnx"))
         try Data("not a model".utf8).write(to: dir.appendingPathComponent("wav2lip_gan.onnx"))
-        let engines = EngineSet(catalog: ModelCatalog(directory: dir), runtime: try Fixtures.runtime, loadsOnDemand: false)
+        let engines = try EngineSet(catalog: ModelCatalog(directory: dir), runtime: try Fixtures.runtime, loadsOnDemand: false)
         let failures = engines.preloadInstalled()
         #expect(Array(failures.keys) == ["wav2lip_gan"])
         #expect(engines.models.map(\.name) == ["wav2lip"])

@@ -24,7 +24,7 @@ final class FakeBackend: LipSyncBackend {
     func start() async throws {}
 
     func models() -> ModelList {
-        ModelList(models: [ModelDTO(name: "viseme", engine: "viseme", description: "fake", file: nil, inputs: [])],
+        ModelList(models: [ModelDTO(name: "viseme", engine: "viseme", description: "fake", file: nil, inputs: [], precision: nil)],
                   failures: [ModelFailureDTO(name: "wav2lip_gan", error: "not an ONNX file")])
     }
 
@@ -43,14 +43,24 @@ final class FakeBackend: LipSyncBackend {
         return Plan(text: text, mode: mode, avatar: avatar)
     }
 
-    func render(_ plan: Plan, to output: URL, progress: @escaping ProgressHandler) async throws -> RenderOutcome {
+    func render(_ plan: Plan, to output: VideoOutput, progress: @escaping ProgressHandler) async throws -> RenderOutcome {
         progress(GenerationProgress(stage: "rendering", framesDone: 3, framesTotal: 10))
         try await gate.pass()
         // Failures that only show while rendering: a face-less avatar (the client's fault) and a broken
         // encoder (the server's).
         if plan.text.contains("faceless") { throw AvatarError.noFace("avatar.png") }
         if plan.text.contains("explode") { throw MediaError.ffmpegFailed("/secret/path: encoder crashed") }
-        try Data("....ftypisom fake video".utf8).write(to: output)
+        let video = Data("....ftypisom fake video".utf8)
+        switch output {
+        case .file(let url): try video.write(to: url)
+        case .fileWithHLS(let url, let directory):
+            try video.write(to: url)
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            try Data("#EXTM3U\n#EXT-X-ENDLIST\n".utf8).write(to: directory.appendingPathComponent("stream.m3u8"))
+        case .stream(let sink):
+            // In pieces, as an encoder would hand them over.
+            for piece in [video.prefix(8), video.dropFirst(8)] { try await sink(Data(piece)) }
+        }
         progress(GenerationProgress(stage: "done", framesDone: 10, framesTotal: 10))
         var timings = TimingsDTO()
         timings.total = 0.01
@@ -58,7 +68,7 @@ final class FakeBackend: LipSyncBackend {
             ? ParallelReportDTO(assignment: "same", chunks: [ChunkDTO(index: 0, worker: 0, model: "viseme", firstFrame: 0, frames: 10, start: 0, end: 0.01)],
                                 planning: 0, concat: 0, fallbackReason: "too short")
             : nil
-        return RenderOutcome(frames: 10, fps: 25, duration: 0.4, engine: "viseme", avatarCached: true, timings: timings, parallel: parallel)
+        return RenderOutcome(frames: 10, fps: 25, duration: 0.4, engine: "viseme", precision: nil, avatarCached: true, timings: timings, parallel: parallel)
     }
 
     func analyseAvatar(_ file: URL) async throws -> AvatarAnalysis {

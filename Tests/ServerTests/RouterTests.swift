@@ -65,7 +65,7 @@ final class Harness: @unchecked Sendable {
                 return try Harness.json(response.body)
             }
             // snake_case throughout, every documented field present (null when empty).
-            #expect(Set(summary.keys) == ["id", "mode", "video_url", "frames", "fps", "duration", "engine", "avatar_cached", "timings", "parallel", "bytes"])
+            #expect(Set(summary.keys) == ["id", "mode", "video_url", "frames", "fps", "duration", "engine", "precision", "avatar_cached", "timings", "parallel", "bytes"])
             let parallel = try #require(summary["parallel"] as? [String: Any])
             #expect(parallel["fallback_reason"] as? String == "too short" && parallel["planning"] != nil)
             #expect(((parallel["chunks"] as? [[String: Any]])?.first?.keys).map(Set.init) == ["index", "worker", "model", "first_frame", "frames", "start", "end"])
@@ -73,6 +73,32 @@ final class Harness: @unchecked Sendable {
             try await client.execute(uri: url, method: .get) { response in
                 #expect(response.status == .ok && response.headers[.contentType] == "video/mp4")
             }
+        }
+    }
+
+    @Test func aStreamIsCheckedAndAdmittedBeforeItsFirstByte() async throws {
+        let harness = try Harness(maxJobs: 1, maxQueue: 0)
+        defer { harness.close() }
+        try await harness.app.test(.router) { client in
+            let body = ByteBuffer(string: #"{"text": "Hello", "language": "en", "mode": "parallel"}"#)
+            try await client.execute(uri: "/api/generate_stream", method: .post, headers: Harness.post, body: body) { response in
+                #expect(response.status == .ok && response.headers[.contentType] == "video/mp4")
+                #expect(String(buffer: response.body) == "....ftypisom fake video")
+            }
+            for (bad, message) in [(#"{"text": "hi", "mode": "fast"}"#, "unknown mode 'fast'"), (#"{"text": ""}"#, "text is empty")] {
+                try await client.execute(uri: "/api/generate_stream", method: .post, headers: Harness.post, body: ByteBuffer(string: bad)) { response in
+                    #expect(response.status == .badRequest)
+                    let error = try Harness.json(response.body)["error"] as? String
+                    #expect(error?.contains(message) == true, "\(error ?? "")")
+                }
+            }
+            // A job holds the only slot: a stream is refused with 429 before anything is sent.
+            harness.backend.gate.close()
+            try await client.execute(uri: "/api/jobs", method: .post, headers: Harness.post, body: body) { #expect($0.status == .accepted) }
+            try await client.execute(uri: "/api/generate_stream", method: .post, headers: Harness.post, body: body) { response in
+                #expect(response.status == .tooManyRequests && response.headers[.contentType]?.hasPrefix("application/json") == true)
+            }
+            harness.backend.gate.open()
         }
     }
 

@@ -23,8 +23,11 @@ package struct GenerateRequest: Codable, Sendable, Equatable {
     package var assign: String?
     /// Parallel mode: forced number of chunks.
     package var chunks: Int?
-    /// POST /api/jobs only: `regular` (default) or `parallel`.
+    /// POST /api/jobs and /api/generate_stream: `regular` (default) or `parallel`.
     package var mode: String?
+    /// POST /api/jobs: render as a stream with a live HLS playlist (default: true for regular jobs; a
+    /// parallel job then deals 1 s fragments to its workers instead of joining chunks at the end).
+    package var stream: Bool?
 
     package init(text: String? = nil, language: String? = nil) {
         self.text = text
@@ -88,14 +91,16 @@ package struct RenderOutcome: Sendable, Equatable {
     package var fps: Double
     package var duration: Double
     package var engine: String
+    /// Inference precision (`f32`, `bf16`); nil for the viseme engine.
+    package var precision: String?
     package var avatarCached: Bool
     package var timings: TimingsDTO
     package var parallel: ParallelReportDTO?
 
-    package init(frames: Int, fps: Double, duration: Double, engine: String, avatarCached: Bool, timings: TimingsDTO,
-                parallel: ParallelReportDTO? = nil) {
-        (self.frames, self.fps, self.duration, self.engine, self.avatarCached, self.timings, self.parallel) =
-            (frames, fps, duration, engine, avatarCached, timings, parallel)
+    package init(frames: Int, fps: Double, duration: Double, engine: String, precision: String? = nil, avatarCached: Bool,
+                 timings: TimingsDTO, parallel: ParallelReportDTO? = nil) {
+        (self.frames, self.fps, self.duration, self.engine, self.precision, self.avatarCached, self.timings, self.parallel) =
+            (frames, fps, duration, engine, precision, avatarCached, timings, parallel)
     }
 }
 
@@ -108,6 +113,7 @@ package struct GenerationSummary: Codable, Sendable, Equatable {
     package var fps: Double
     package var duration: Double
     package var engine: String
+    package var precision: String?
     package var avatarCached: Bool
     package var timings: TimingsDTO
     package var parallel: ParallelReportDTO?
@@ -121,6 +127,7 @@ package struct GenerationSummary: Codable, Sendable, Equatable {
         fps = outcome.fps
         duration = outcome.duration
         engine = outcome.engine
+        precision = outcome.precision
         avatarCached = outcome.avatarCached
         timings = outcome.timings
         parallel = outcome.parallel
@@ -137,6 +144,7 @@ package struct GenerationSummary: Codable, Sendable, Equatable {
         try container.encode(fps, forKey: .fps)
         try container.encode(duration, forKey: .duration)
         try container.encode(engine, forKey: .engine)
+        try container.encode(precision, forKey: .precision)
         try container.encode(avatarCached, forKey: .avatarCached)
         try container.encode(timings, forKey: .timings)
         try container.encode(parallel, forKey: .parallel)
@@ -161,6 +169,8 @@ package struct JobDTO: Codable, Sendable, Equatable {
     package var error: String?
     /// The HTTP status the same failure gets on /api/generate (one error mapping for both).
     package var errorStatus: Int?
+    /// The live HLS playlist of a job rendered as a stream (`/api/jobs/{id}/stream.m3u8`), else nil.
+    package var streamUrl: String?
 
     package func encode(to encoder: Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
@@ -174,6 +184,7 @@ package struct JobDTO: Codable, Sendable, Equatable {
         try container.encode(result, forKey: .result)
         try container.encode(error, forKey: .error)
         try container.encode(errorStatus, forKey: .errorStatus)
+        try container.encode(streamUrl, forKey: .streamUrl)
     }
 }
 
@@ -183,9 +194,11 @@ package struct ModelDTO: Codable, Sendable, Equatable {
     package var description: String
     package var file: String?
     package var inputs: [String]
+    /// Inference precision the model was compiled with; nil for the viseme engine.
+    package var precision: String?
 
-    package init(name: String, engine: String, description: String, file: String?, inputs: [String]) {
-        (self.name, self.engine, self.description, self.file, self.inputs) = (name, engine, description, file, inputs)
+    package init(name: String, engine: String, description: String, file: String?, inputs: [String], precision: String?) {
+        (self.name, self.engine, self.description, self.file, self.inputs, self.precision) = (name, engine, description, file, inputs, precision)
     }
 
     package func encode(to encoder: Encoder) throws {
@@ -195,6 +208,7 @@ package struct ModelDTO: Codable, Sendable, Equatable {
         try container.encode(description, forKey: .description)
         try container.encode(file, forKey: .file)
         try container.encode(inputs, forKey: .inputs)
+        try container.encode(precision, forKey: .precision)
     }
 }
 

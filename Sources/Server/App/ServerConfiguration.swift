@@ -1,4 +1,5 @@
 import Foundation
+import Inference
 
 /// A setting of the service, given on the command line (`--max-jobs 2`), in the environment
 /// (`LIPSYNC_MAX_JOBS=2`) or left at its default: in that order of precedence, resolved in one place.
@@ -15,6 +16,7 @@ package enum ServerSetting: String, CaseIterable, Sendable {
     case videoLifetime = "video-lifetime"
     case workers
     case drainTimeout = "drain-timeout"
+    case precision
 
     /// `LIPSYNC_MAX_JOBS` for `max-jobs`.
     package var environmentName: String { "LIPSYNC_" + rawValue.uppercased().replacingOccurrences(of: "-", with: "_") }
@@ -48,6 +50,8 @@ package struct ServerConfiguration: Sendable, Equatable {
     package var workers = 2
     /// At shutdown, background jobs still running get this long to finish before they are cancelled.
     package var drainTimeout: Duration = .seconds(30)
+    /// Inference precision of the Wav2Lip models: auto (bf16 where the CPU has it), f32 or bf16.
+    package var precision: CompileOptions.PrecisionChoice = .auto
     package var fps = 25.0
 
     package init(modelsDirectory: URL, defaultAvatar: URL, assetsDirectory: URL, avatarCacheDirectory: URL, dataDirectory: URL) {
@@ -114,6 +118,11 @@ package struct ServerConfiguration: Sendable, Equatable {
         case .videoLifetime: videoLifetime = .seconds(try integer(1...604_800))
         case .workers: workers = try integer(1...16)
         case .drainTimeout: drainTimeout = .seconds(try integer(0...3_600))
+        case .precision:
+            guard let choice = CompileOptions.PrecisionChoice(rawValue: value.lowercased()) else {
+                throw ConfigurationError("\(source): '\(value)' is not a precision; choose \(CompileOptions.PrecisionChoice.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            precision = choice
         }
     }
 }

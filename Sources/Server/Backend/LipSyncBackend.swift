@@ -15,8 +15,10 @@ package protocol LipSyncBackend: Sendable {
     func voices() async -> VoiceList
     /// Checks a request completely and decides how it renders; throws for bad input. Nothing runs yet.
     func plan(_ request: GenerateRequest, mode: GenerationMode, avatar: URL) async throws -> Plan
-    /// Renders to `output` (an MP4), reporting progress; removes any partial output when it fails.
-    func render(_ plan: Plan, to output: URL, progress: @escaping ProgressHandler) async throws -> RenderOutcome
+    /// Renders to `output` (an MP4 file, a file with a live HLS playlist, or a stream of fragmented MP4
+    /// bytes), reporting progress; removes any partial file when it fails. Streamed and HLS outputs of a
+    /// parallel plan deal 1 s fragments to the workers in turn; a parallel file joins chunks with concat.
+    func render(_ plan: Plan, to output: VideoOutput, progress: @escaping ProgressHandler) async throws -> RenderOutcome
     /// Face analysis of an uploaded avatar (cached, so the first generation with it starts at once).
     func analyseAvatar(_ file: URL) async throws -> AvatarAnalysis
 }

@@ -32,8 +32,9 @@ package final class PipelineBackend: LipSyncBackend {
         self.configuration = configuration
         self.logger = logger
         let runtime = try InferenceRuntime.shared.get()
-        engines = EngineSet(catalog: ModelCatalog(directory: configuration.modelsDirectory),
-                            policy: EnginePolicy(workers: configuration.workers), runtime: runtime, loadsOnDemand: false)
+        engines = try EngineSet(catalog: ModelCatalog(directory: configuration.modelsDirectory),
+                            policy: EnginePolicy(workers: configuration.workers, precision: configuration.precision),
+                            runtime: runtime, loadsOnDemand: false)
         synthesizer = try EspeakSynthesizer(limits: SpeechLimits(maxCharacters: configuration.maxTextCharacters))
         avatars = AvatarStore(cacheDirectory: configuration.avatarCacheDirectory, assets: configuration.assetsDirectory, runtime: runtime)
     }
@@ -50,17 +51,17 @@ package final class PipelineBackend: LipSyncBackend {
         if abandoned > 0 { logger.notice("removed \(abandoned) unfinished avatar analyses from \(avatars.cacheDirectory.path)") }
         _ = try await Generator.offPool { try avatars.prepare(defaultAvatar) }
         let names = engines.models.map(\.name) + ["viseme"]
-        logger.info("ready: engines \(names.joined(separator: ", ")), default avatar \(defaultAvatar.lastPathComponent)")
+        logger.info("ready: engines \(names.joined(separator: ", ")) (inference \(engines.precision.rawValue)), default avatar \(defaultAvatar.lastPathComponent)")
     }
 
     package func models() -> ModelList {
         var models = engines.models.map { engine in
             ModelDTO(name: engine.name, engine: "wav2lip",
                      description: ModelCatalog.knownModels.first { $0.name == engine.name }?.summary ?? "Wav2Lip",
-                     file: engine.file.lastPathComponent, inputs: engine.ports.inputs.map(\.description))
+                     file: engine.file.lastPathComponent, inputs: engine.ports.inputs.map(\.description), precision: engine.precision)
         }
         models.append(ModelDTO(name: "viseme", engine: "viseme", description: "Phoneme-driven mouth shapes; needs no model weights",
-                               file: nil, inputs: []))
+                               file: nil, inputs: [], precision: nil))
         let failures = engines.loadFailures.sorted { $0.key < $1.key }.map { ModelFailureDTO(name: $0.key, error: $0.value) }
         return ModelList(models: models, failures: failures)
     }
@@ -99,21 +100,33 @@ package final class PipelineBackend: LipSyncBackend {
         return assignment
     }
 
-    package func render(_ plan: Plan, to output: URL, progress: @escaping ProgressHandler) async throws -> RenderOutcome {
+    package func render(_ plan: Plan, to output: VideoOutput, progress: @escaping ProgressHandler) async throws -> RenderOutcome {
         let generator = Generator(synthesizer: synthesizer, avatars: avatars)
         let options = GenerationOptions(fps: configuration.fps)
         do {
-            if let workers = plan.workers {
+            switch (output, plan.workers) {
+            case (.file(let url), let workers?):
                 let (result, report) = try await ParallelGenerator(generator: generator).generate(
-                    .text(plan.speech), avatar: plan.avatar, engines: workers.engines, output: output, options: options,
+                    .text(plan.speech), avatar: plan.avatar, engines: workers.engines, output: url, options: options,
                     parallel: engines.parallelOptions(workers, chunks: plan.chunks), progress: progress)
                 return Self.outcome(result, parallel: report)
+            case (_, let workers?):
+                let result = try await generator.generate(.text(plan.speech), avatar: plan.avatar, workers: engines.fragmentWorkers(workers),
+                                                          to: output, options: options, progress: progress)
+                return Self.outcome(result, parallel: nil)
+            case (_, nil):
+                let result = try await generator.generate(.text(plan.speech), avatar: plan.avatar, workers: [plan.engine], to: output,
+                                                          options: options, progress: progress)
+                return Self.outcome(result, parallel: nil)
             }
-            let result = try await generator.generate(.text(plan.speech), avatar: plan.avatar, engine: plan.engine, output: output,
-                                                      options: options, progress: progress)
-            return Self.outcome(result, parallel: nil)
         } catch {
-            try? FileManager.default.removeItem(at: output)
+            switch output {
+            case .file(let url): try? FileManager.default.removeItem(at: url)
+            case .fileWithHLS(let url, let directory):
+                try? FileManager.default.removeItem(at: url)
+                try? FileManager.default.removeItem(at: directory)
+            case .stream: break
+            }
             throw error
         }
     }
@@ -136,7 +149,7 @@ package final class PipelineBackend: LipSyncBackend {
                               planning: report.planning, concat: report.concat, fallbackReason: report.fallbackReason)
         }
         return RenderOutcome(frames: result.frameCount, fps: result.fps, duration: result.audioDuration, engine: result.engine,
-                             avatarCached: result.avatarCached, timings: timings, parallel: report)
+                             precision: result.precision, avatarCached: result.avatarCached, timings: timings, parallel: report)
     }
 
     package func analyseAvatar(_ file: URL) async throws -> AvatarAnalysis {

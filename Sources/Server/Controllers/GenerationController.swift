@@ -1,3 +1,4 @@
+import AsyncAlgorithms
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -7,6 +8,8 @@ extension HTTPField.Name {
     static let engine = HTTPField.Name("X-Engine")!
     static let frames = HTTPField.Name("X-Frames")!
     static let videoID = HTTPField.Name("X-Video-Id")!
+    static let precision = HTTPField.Name("X-Precision")!
+    static let mode = HTTPField.Name("X-Mode")!
 }
 
 /// POST /api/generate and /api/generate_parallel (the MP4, or its summary as JSON), and
@@ -26,6 +29,40 @@ struct GenerationController<Backend: LipSyncBackend> {
                 return try await video(summary.id, summary: summary, context: context)
             }
         }
+        router.post("/api/generate_stream") { request, context in
+            let body = try await decodeGenerateRequest(request, limit: service.configuration.maxJSONBytes)
+            let (mode, run) = try await service.admitStream(body)
+            // Checked and admitted: from here the answer is 200 and the body is the fragmented MP4 as it is
+            // encoded. A client that leaves makes a write fail, which stops the generation.
+            let logger = context.logger
+            let channel = context.channel
+            return Response(status: .ok, headers: [.contentType: "video/mp4", .cacheControl: "no-store", .mode: mode.rawValue],
+                            body: ResponseBody { writer in
+                                // The generation hands fragments over a channel; this task owns the writer.
+                                let fragments = AsyncThrowingChannel<Data, Error>()
+                                try await withThrowingTaskGroup(of: Void.self) { group in
+                                    group.addTask {
+                                        do {
+                                            // Cancelled as soon as the client leaves, not at the next failed write.
+                                            _ = try await DisconnectWatcher.cancellingOnDisconnect(channel) {
+                                                try await run { data in await fragments.send(data) }
+                                            }
+                                            fragments.finish()
+                                        } catch {
+                                            let failure = ServiceError(mapping: error)
+                                            if failure.isServerFault { logger.error("stream failed: \(String(reflecting: error))") }
+                                            fragments.fail(error)
+                                        }
+                                    }
+                                    // A failed write ends this loop too; leaving the group cancels the generation.
+                                    for try await data in fragments {
+                                        try await writer.write(ByteBuffer(bytes: data))
+                                    }
+                                    try await group.waitForAll()
+                                }
+                                try await writer.finish(nil)
+                            })
+        }
         router.get("/api/videos/:id") { _, context in
             try await video(context.parameters.get("id") ?? "", summary: nil, context: context)
         }
@@ -43,6 +80,7 @@ struct GenerationController<Backend: LipSyncBackend> {
         if let summary {
             headers[.engine] = summary.engine
             headers[.frames] = String(summary.frames)
+            if let precision = summary.precision { headers[.precision] = precision }
             for (stage, seconds) in summary.timings.headerRows {
                 headers[.timing(stage)] = String(format: "%.3f", seconds)
             }

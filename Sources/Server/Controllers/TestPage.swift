@@ -1,5 +1,7 @@
 /// GET /parallel_test: run the regular and the parallel method on the same text, watch their progress,
-/// play both videos side by side, and compare stage timings, with a timeline of stages and chunks.
+/// play both videos side by side, and compare stage timings, with a timeline of stages and chunks. A
+/// third card streams the video (POST /api/generate_stream) into Media Source Extensions and plays it
+/// while the rest renders, with the time to first frame.
 enum TestPage {
     static let html = #"""
 <!doctype html>
@@ -16,7 +18,7 @@ enum TestPage {
   select, button { font: inherit; padding: 6px 10px; }
   button { background: #2458d6; color: white; border: 0; border-radius: 6px; cursor: pointer; }
   button:disabled { background: #9aa7bd; cursor: default; }
-  .grid { display: grid; grid-template-columns: 1fr 1fr; gap: 18px; }
+  .grid { display: grid; grid-template-columns: 1fr 1fr 1fr; gap: 18px; }
   .card { background: white; border-radius: 10px; padding: 14px; box-shadow: 0 1px 3px rgba(0,0,0,.08); }
   .card h2 { font-size: 17px; margin: 0 0 8px; }
   video { width: 100%; background: #111; border-radius: 6px; aspect-ratio: 1; }
@@ -46,12 +48,16 @@ enum TestPage {
   <button id="both">Run both</button>
   <button id="regular">Regular only</button>
   <button id="parallel">Parallel only</button>
+  <label>Stream with <select id="stream-mode"><option value="regular">one worker</option><option value="parallel">parallel workers (fragments dealt in turn)</option></select></label>
+  <button id="stream">Stream</button>
 </div>
 <div class="grid">
   <div class="card" id="card-regular"><h2>Regular</h2><video id="video-regular" controls playsinline></video>
     <progress id="progress-regular" max="1" value="0"></progress><div class="status" id="status-regular">idle</div></div>
   <div class="card" id="card-parallel"><h2>Parallel</h2><video id="video-parallel" controls playsinline></video>
     <progress id="progress-parallel" max="1" value="0"></progress><div class="status" id="status-parallel">idle</div></div>
+  <div class="card" id="card-stream"><h2>Stream</h2><video id="video-stream" controls playsinline></video>
+    <div class="status" id="ttff-stream">plays while it renders</div><div class="status" id="status-stream">idle</div></div>
 </div>
 <div class="card" style="margin-top:18px">
   <h2>Timings (seconds)</h2>
@@ -71,7 +77,7 @@ async function loadModels() {
   const { models } = await response.json();
   const select = $('model');
   select.innerHTML = '<option value="">automatic</option>' + models.map(m =>
-    `<option value="${m.engine === 'viseme' ? 'engine:viseme' : m.name}">${m.name} — ${m.description}</option>`).join('');
+    `<option value="${m.engine === 'viseme' ? 'engine:viseme' : m.name}">${m.name}${m.precision ? ' (' + m.precision + ')' : ''} — ${m.description}</option>`).join('');
 }
 
 function requestBody(mode) {
@@ -97,7 +103,7 @@ async function run(mode) {
       results[mode] = state.result;
       bar.value = 1;
       const r = state.result;
-      status.textContent = `${r.frames} frames, ${r.duration.toFixed(1)} s of speech, engine ${r.engine}, total ${r.timings.total.toFixed(2)} s` +
+      status.textContent = `${r.frames} frames, ${r.duration.toFixed(1)} s of speech, engine ${r.engine}${r.precision ? ' (' + r.precision + ')' : ''}, total ${r.timings.total.toFixed(2)} s` +
         (r.parallel && r.parallel.fallback_reason ? ` — ran as regular: ${r.parallel.fallback_reason}` : '');
       $('video-' + mode).src = r.video_url;
       render();
@@ -147,11 +153,88 @@ function drawTimeline() {
   $('timeline').innerHTML = html;
 }
 
-function lock(busy) { for (const id of ['both', 'regular', 'parallel']) $(id).disabled = busy; }
+// Streaming: the fragmented MP4 from /api/generate_stream goes into a MediaSource as it arrives.
+// window.streamState records the moments a test (or a curious user) wants: request sent, first
+// fragment received, first frame shown, and whether playback began before the server had finished.
+window.streamState = null;
+
+function boxes(bytes) {
+  const found = []; let offset = 0;
+  while (offset + 8 <= bytes.length) {
+    const size = ((bytes[offset] << 24) >>> 0) + (bytes[offset + 1] << 16) + (bytes[offset + 2] << 8) + bytes[offset + 3];
+    const type = String.fromCharCode(...bytes.slice(offset + 4, offset + 8));
+    if (size < 8 || offset + size > bytes.length) break;
+    found.push({ type, start: offset, end: offset + size }); offset += size;
+  }
+  return { found, complete: offset };
+}
+
+function codecsOf(initSegment) {
+  // avcC: version, profile, compatibility, level follow the box type.
+  for (let i = 0; i + 8 < initSegment.length; i++) {
+    if (initSegment[i] === 0x61 && initSegment[i + 1] === 0x76 && initSegment[i + 2] === 0x63 && initSegment[i + 3] === 0x43) {
+      const hex = b => b.toString(16).padStart(2, '0');
+      return `avc1.${hex(initSegment[i + 5])}${hex(initSegment[i + 6])}${hex(initSegment[i + 7])}, mp4a.40.2`;
+    }
+  }
+  return 'avc1.640015, mp4a.40.2';
+}
+
+async function runStream() {
+  const status = $('status-stream'), ttff = $('ttff-stream'), video = $('video-stream');
+  const state = window.streamState = { requestAt: performance.now(), firstFragmentAt: null, firstFrameAt: null, doneAt: null,
+                                       playingBeforeDone: null, bytes: 0, error: null };
+  status.className = 'status'; status.textContent = 'requesting…'; ttff.textContent = '';
+  const body = requestBody($('stream-mode').value);
+  const response = await fetch('/api/generate_stream', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+  if (!response.ok) { const e = await response.json(); state.error = e.error; status.className = 'status error'; status.textContent = e.error; return; }
+  const media = new MediaSource();
+  video.src = URL.createObjectURL(media);
+  await new Promise(resolve => media.addEventListener('sourceopen', resolve, { once: true }));
+  let buffer = null, pending = new Uint8Array(0), queue = [];
+  const appendNext = () => { if (buffer && !buffer.updating && queue.length) buffer.appendBuffer(queue.shift()); };
+  const onFrame = () => {
+    if (state.firstFrameAt === null && video.currentTime > 0) {
+      state.firstFrameAt = performance.now();
+      state.playingBeforeDone = state.doneAt === null;
+      ttff.textContent = `first frame after ${((state.firstFrameAt - state.requestAt) / 1000).toFixed(2)} s` +
+        (state.playingBeforeDone ? ' (still rendering)' : '');
+    }
+  };
+  video.addEventListener('timeupdate', onFrame);
+  const reader = response.body.getReader();
+  while (true) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    state.bytes += value.length;
+    const joined = new Uint8Array(pending.length + value.length); joined.set(pending); joined.set(value, pending.length);
+    const { found, complete } = boxes(joined);
+    pending = joined.slice(complete);
+    if (!found.length) continue;
+    const whole = joined.slice(0, complete);
+    if (!buffer) {
+      buffer = media.addSourceBuffer(`video/mp4; codecs="${codecsOf(whole)}"`);
+      buffer.addEventListener('updateend', appendNext);
+    }
+    queue.push(whole); appendNext();
+    if (state.firstFragmentAt === null && found.some(b => b.type === 'mdat')) {
+      state.firstFragmentAt = performance.now();
+      video.play().catch(() => { video.muted = true; video.play(); });
+    }
+    status.textContent = `receiving: ${(state.bytes / 1e6).toFixed(1)} MB, first fragment after ${((state.firstFragmentAt - state.requestAt) / 1000).toFixed(2)} s`;
+  }
+  state.doneAt = performance.now();
+  const finish = () => { if (buffer.updating || queue.length) { setTimeout(finish, 50); return; } if (media.readyState === 'open') media.endOfStream(); };
+  finish();
+  status.textContent = `done: ${(state.bytes / 1e6).toFixed(1)} MB in ${((state.doneAt - state.requestAt) / 1000).toFixed(2)} s`;
+}
+
+function lock(busy) { for (const id of ['both', 'regular', 'parallel', 'stream']) $(id).disabled = busy; }
+$('stream').onclick = async () => { lock(true); try { await runStream(); } catch (e) { $('status-stream').textContent = String(e); } finally { lock(false); } };
 $('both').onclick = async () => { lock(true); try { await run('regular'); await run('parallel'); } finally { lock(false); } };
 $('regular').onclick = async () => { lock(true); try { await run('regular'); } finally { lock(false); } };
 $('parallel').onclick = async () => { lock(true); try { await run('parallel'); } finally { lock(false); } };
-// ?run=both (or regular, parallel) starts a comparison on load, e.g. from a bookmark or a headless browser.
+// ?run=both (or regular, parallel, stream) starts on load, e.g. from a bookmark or a headless browser.
 loadModels().then(() => { const run = new URLSearchParams(location.search).get('run'); if (run && $(run)) $(run).click(); });
 </script>
 </body>

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Media
 import Pipeline
 import ServiceLifecycle
 
@@ -54,19 +55,20 @@ package final class GenerationService<Backend: LipSyncBackend>: Sendable {
         return (plan, admission)
     }
 
-    /// Renders an admitted request once its slot comes up; the video stays in the store.
+    /// Renders an admitted request once its slot comes up; a file output stays in the video store.
     func render(_ plan: Backend.Plan, admission: Admission, mode: GenerationMode, id: String,
-                progress: @escaping ProgressHandler = { _ in }) async throws -> GenerationSummary {
-        let output = videos.destination(for: id)
+                output: VideoOutput? = nil, progress: @escaping ProgressHandler = { _ in }) async throws -> GenerationSummary {
+        let output = output ?? .file(videos.destination(for: id))
         do {
             let outcome = try await admission.run {
                 try await backend.render(plan, to: output, progress: progress)
             }
             metrics.recordGeneration(mode: mode.rawValue, outcome: "ok", frames: outcome.frames)
-            return GenerationSummary(id: id, mode: mode, outcome: outcome, bytes: videos.size(of: output))
+            let file = videos.destination(for: id)
+            return GenerationSummary(id: id, mode: mode, outcome: outcome, bytes: videos.size(of: file))
         } catch {
-            try? FileManager.default.removeItem(at: output)
-            metrics.recordGeneration(mode: mode.rawValue, outcome: "failed", frames: 0)
+            videos.remove(id)
+            metrics.recordGeneration(mode: mode.rawValue, outcome: error is CancellationError ? "cancelled" : "failed", frames: 0)
             throw error
         }
     }
@@ -77,23 +79,44 @@ package final class GenerationService<Backend: LipSyncBackend>: Sendable {
         return try await render(plan, admission: admission, mode: mode, id: VideoStore.newID())
     }
 
-    /// A background generation: the job exists only once the request was checked and admitted.
-    func submitJob(_ request: GenerateRequest) async throws -> JobDTO {
-        let mode: GenerationMode
-        switch request.mode?.lowercased() {
-        case nil: mode = .regular
-        case let name?:
-            guard let known = GenerationMode(rawValue: name) else {
-                throw ServiceError(.badRequest, "unknown mode '\(name)'; choose regular or parallel")
-            }
-            mode = known
+    /// The mode a request names (`mode`), regular by default.
+    static func mode(of request: GenerateRequest) throws -> GenerationMode {
+        guard let name = request.mode?.lowercased() else { return .regular }
+        guard let mode = GenerationMode(rawValue: name) else {
+            throw ServiceError(.badRequest, "unknown mode '\(name)'; choose regular or parallel")
         }
+        return mode
+    }
+
+    /// A streamed generation, checked and admitted now (so a refusal is an ordinary error answer); the
+    /// returned closure renders it into `sink` once the response is under way.
+    func admitStream(_ request: GenerateRequest) async throws
+        -> (mode: GenerationMode, run: @Sendable (@escaping @Sendable (Data) async throws -> Void) async throws -> GenerationSummary) {
+        let mode = try Self.mode(of: request)
         let (plan, admission) = try await admit(request, mode: mode)
         let id = VideoStore.newID()
-        let job = jobs.create(id: id, mode: mode)
+        return (mode, { sink in
+            try await self.render(plan, admission: admission, mode: mode, id: id, output: .stream(sink))
+        })
+    }
+
+    /// A background generation: the job exists only once the request was checked and admitted. Jobs
+    /// rendered as a stream (regular ones by default) publish a live HLS playlist while they render.
+    func submitJob(_ request: GenerateRequest) async throws -> JobDTO {
+        let mode = try Self.mode(of: request)
+        let (plan, admission) = try await admit(request, mode: mode)
+        let id = VideoStore.newID()
+        let streamed = request.stream ?? (mode == .regular)
+        let output: VideoOutput = streamed ? .fileWithHLS(videos.destination(for: id), hlsDirectory: videos.hlsDirectory(for: id))
+                                           : .file(videos.destination(for: id))
+        var job = jobs.create(id: id, mode: mode)
+        if streamed {
+            job.streamUrl = "/api/jobs/\(id)/\(EncoderDestination.playlistName)"
+            jobs.update(id) { $0.streamUrl = job.streamUrl }
+        }
         let accepted = runner.submit { [self] in
             do {
-                let summary = try await render(plan, admission: admission, mode: mode, id: id) { progress in
+                let summary = try await render(plan, admission: admission, mode: mode, id: id, output: output) { progress in
                     self.jobs.update(id) {
                         $0.state = .running
                         $0.stage = progress.stage

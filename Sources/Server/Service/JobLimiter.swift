@@ -64,6 +64,9 @@ final class Admission: @unchecked Sendable {
 
     fileprivate init(limiter: JobLimiter) { self.limiter = limiter }
 
+    // An admission dropped without running (a response that was never written) gives its place back.
+    deinit { withdraw() }
+
     /// Waits for a slot, runs `work` in it and frees the slot.
     func run<T: Sendable>(_ work: () async throws -> T) async throws -> T {
         precondition(lock.withLock { !used }, "an admission runs once")

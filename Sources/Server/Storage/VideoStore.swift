@@ -18,10 +18,30 @@ final class VideoStore: Sendable {
     /// Where the video of `id` is written.
     func destination(for id: String) -> URL { directory.appendingPathComponent("\(id).mp4") }
 
+    /// Where the live HLS playlist and segments of `id` are written (swept with the video).
+    func hlsDirectory(for id: String) -> URL { directory.appendingPathComponent("\(id).hls") }
+
+    /// A file of the HLS stream of `id`: the playlist, the init segment or a media segment, nothing else.
+    func hlsFile(for id: String, name: String) -> URL? {
+        guard Self.isID(id), name.range(of: #"^(stream\.m3u8|init\.mp4|seg_[0-9]{5}\.m4s)$"#, options: .regularExpression) != nil else {
+            return nil
+        }
+        let url = hlsDirectory(for: id).appendingPathComponent(name)
+        return FileManager.default.fileExists(atPath: url.path) ? url : nil
+    }
+
+    /// Removes the video of `id` and its stream, if any.
+    func remove(_ id: String) {
+        try? FileManager.default.removeItem(at: destination(for: id))
+        try? FileManager.default.removeItem(at: hlsDirectory(for: id))
+    }
+
+    static func isID(_ id: String) -> Bool { UUID(uuidString: id) != nil && id == id.lowercased() }
+
     /// The finished video of `id`, or nil for an unknown, expired or malformed id (never a path outside
     /// the folder: ids are checked against the shape this store gives out).
     func file(for id: String) -> URL? {
-        guard UUID(uuidString: id) != nil, id == id.lowercased() else { return nil }
+        guard Self.isID(id) else { return nil }
         let url = destination(for: id)
         return FileManager.default.fileExists(atPath: url.path) ? url : nil
     }
