@@ -84,6 +84,6 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "Logging", package: "swift-log"),
         ]),
-        .testTarget(name: "CLITests", dependencies: ["LipSyncCLI", "TestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["LipSyncCLI", "Media", "TestSupport"]),
     ]
 )

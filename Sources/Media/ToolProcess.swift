@@ -34,9 +34,11 @@ package final class ToolProcess: @unchecked Sendable {
         .toolFailed(tool: process.executableURL?.lastPathComponent ?? "a helper program", message: errorTail)
     }
 
-    /// Stops the program if it still runs (SIGTERM).
+    /// Stops the program if it still runs. SIGKILL, because a child inherits the signal mask of the
+    /// thread that started it, and Dispatch's threads (Swift's cooperative pool among them) block
+    /// SIGTERM: a SIGTERM would wait, pending, until the program ends by itself.
     package func terminate() {
-        if process.isRunning { process.terminate() }
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
     }
 
     /// Finds a program on PATH.

@@ -23,12 +23,13 @@ package enum EncoderDestination: Sendable {
     /// A regular MP4 with the index at the front (`+faststart`), so browsers start playing at once.
     case file(URL)
     /// A fragmented MP4 written as it is encoded: an init segment, then keyframe-aligned fragments of
-    /// `fragmentSeconds`, each handed to `VideoEncoder.output` as soon as ffmpeg writes it. Played
+    /// `fragmentFrames` frames, each handed to `VideoEncoder.output` as soon as ffmpeg writes it. Played
     /// live by `ffplay -`, Media Source Extensions, ...; a valid MP4 once complete.
-    case fragmented(fragmentSeconds: Double)
+    case fragmented(fragmentFrames: Int)
     /// A regular MP4 file and, from the same encode, an HLS event playlist (`stream.m3u8`) with fMP4
-    /// segments (`init.mp4`, `seg_00000.m4s`, ...) in `hlsDirectory`, growing while the video renders.
-    case fileWithHLS(URL, hlsDirectory: URL, segmentSeconds: Double)
+    /// segments (`init.mp4`, `seg_00000.m4s`, ...) of `segmentFrames` frames in `hlsDirectory`, growing
+    /// while the video renders.
+    case fileWithHLS(URL, hlsDirectory: URL, segmentFrames: Int)
 
     package static let playlistName = "stream.m3u8"
 }
@@ -76,26 +77,36 @@ package final class VideoEncoder: @unchecked Sendable {
         if let audio { arguments += ["-i", audio.path] }
         arguments += ["-map", "0:v:0"]
         if audio != nil { arguments += ["-map", "1:a:0", "-c:a", "aac", "-b:a", settings.audioBitrate] }
+        if audio != nil, case .fragmented = destination {
+            // AAC starts with 1024 samples of encoder priming. A regular MP4 hides them with an edit list;
+            // fragments have none, so the audio would play 1024 samples late. Dropping the first 1024
+            // input samples (21 ms at 48 kHz) puts every later sample back on time.
+            // And no shifting of timestamps to hide the priming: video frame k stays at k / fps.
+            arguments += ["-af", "aresample=48000,atrim=start_sample=\(Self.aacPriming),asetpts=PTS-STARTPTS", "-ar", "48000",
+                          "-avoid_negative_ts", "disabled"]
+        }
         arguments += ["-c:v", "libx264", "-preset", settings.preset, "-crf", String(settings.crf), "-pix_fmt", "yuv420p"]
         if keyframeOnlyAtStart { arguments += ["-g", "100000", "-keyint_min", "100000", "-sc_threshold", "0", "-bf", "0"] }
-        // Fragments and segments start at keyframes placed every `seconds`, exactly.
-        func keyframes(every seconds: Double) -> [String] {
-            ["-force_key_frames", "expr:gte(t,n_forced*\(seconds))", "-sc_threshold", "0"]
+        // Fragments and segments start at keyframes placed every `frames` frames, exactly (a fixed GOP,
+        // no scene-cut keyframes in between).
+        func keyframes(every frames: Int) -> [String] {
+            ["-g", String(frames), "-keyint_min", String(frames), "-sc_threshold", "0"]
         }
         let stdout: Pipe?
         switch destination {
         case .file(let url):
             arguments += ["-movflags", "+faststart", url.path]
             stdout = nil
-        case .fragmented(let seconds):
+        case .fragmented(let frames):
             // zerolatency: no lookahead or frame threads holding frames back, so a fragment leaves as
             // soon as its last frame is in.
-            arguments += ["-tune", "zerolatency"] + keyframes(every: seconds)
+            arguments += ["-tune", "zerolatency"] + keyframes(every: max(1, frames))
             arguments += ["-f", "mp4", "-movflags", "frag_keyframe+empty_moov+default_base_moof", "-flush_packets", "1", "pipe:1"]
             stdout = Pipe()
-        case .fileWithHLS(let url, let directory, let seconds):
+        case .fileWithHLS(let url, let directory, let frames):
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-            arguments += keyframes(every: seconds)
+            arguments += keyframes(every: max(1, frames))
+            let seconds = Double(max(1, frames)) / fps
             // One encode, two muxers (tee): the file and the playlist.
             let hls = ["f=hls", "hls_time=\(seconds)", "hls_playlist_type=event", "hls_segment_type=fmp4",
                        "hls_fmp4_init_filename=init.mp4",
@@ -128,6 +139,9 @@ package final class VideoEncoder: @unchecked Sendable {
             outputDone.signal()
         }
     }
+
+    /// Samples of priming an AAC encoder puts before the first real one.
+    static let aacPriming = 1024
 
     /// Escapes the characters the tee muxer's option syntax gives a meaning.
     static func teeEscaped(_ path: String) -> String {

@@ -51,15 +51,15 @@ package final class Generator: Sendable {
         progress?(GenerationProgress(stage: "avatar", framesDone: 0, framesTotal: audio.frameCount))
         let (avatar, cached) = try await prepareAvatar(avatarFile, timings: &timings)
 
+        let fragmentFrames = max(1, Int((options.fps * Self.fragmentSeconds).rounded()))
         let destination: EncoderDestination
         switch output {
         case .file(let url): destination = .file(url)
-        case .fileWithHLS(let url, let directory): destination = .fileWithHLS(url, hlsDirectory: directory, segmentSeconds: Self.fragmentSeconds)
-        case .stream: destination = .fragmented(fragmentSeconds: Self.fragmentSeconds)
+        case .fileWithHLS(let url, let directory): destination = .fileWithHLS(url, hlsDirectory: directory, segmentFrames: fragmentFrames)
+        case .stream: destination = .fragmented(fragmentFrames: fragmentFrames)
         }
         let encoder = try VideoEncoder(destination: destination, width: avatar.width, height: avatar.height, fps: options.fps,
                                        audio: audio.muxFile, settings: options.encoder)
-        let fragmentFrames = max(1, Int((options.fps * Self.fragmentSeconds).rounded()))
         let frames = FramePipeline(avatar: avatar, audio: audio, workers: workers, reuseSilence: options.reuseSilence,
                                    fragmentFrames: fragmentFrames, progress: progress)
         let (busy, written, encodingTail) = try await withThrowingTaskGroup(of: (FrameRenderer.Busy, Int, Double)?.self) { group in
