@@ -1,4 +1,5 @@
 import Avatar
+import Compositing
 import Foundation
 import LipSync
 import Media
@@ -33,12 +34,12 @@ package final class Generator: Sendable {
                 progress: ProgressHandler?) async throws -> GenerationResult {
         var timings = timings
         progress?(GenerationProgress(stage: "avatar", framesDone: 0, framesTotal: audio.frameCount))
-        let (avatar, cached) = try await prepareAvatar(avatarFile, timings: &timings)
+        let (avatar, cached) = try await prepareAvatar(avatarFile, settings: options.avatar, timings: &timings)
 
         let encoder = try VideoEncoder(output: output, width: avatar.width, height: avatar.height, fps: options.fps,
                                        audio: audio.muxFile, settings: options.encoder)
         let renderer = FrameRenderer(avatar: avatar, windows: audio.windows, cues: audio.cues, engine: engine,
-                                     reuseSilence: options.reuseSilence)
+                                     compositor: Compositor(paste: options.paste), reuseSilence: options.reuseSilence)
         let frameTotal = audio.frameCount
         let busy: FrameRenderer.Busy
         do {
@@ -65,10 +66,10 @@ package final class Generator: Sendable {
     }
 
     /// The prepared avatar (analysed once, then from the cache), off the cooperative pool, timed.
-    func prepareAvatar(_ file: URL, timings: inout StageTimings) async throws -> (PreparedAvatar, cached: Bool) {
+    func prepareAvatar(_ file: URL, settings: AvatarSettings, timings: inout StageTimings) async throws -> (PreparedAvatar, cached: Bool) {
         let clock = Stopwatch()
         let avatars = self.avatars
-        let prepared = try await Self.offPool { try avatars.prepare(file) }
+        let prepared = try await Self.offPool { try avatars.prepare(file, settings: settings) }
         timings.avatar = clock.seconds
         return prepared
     }

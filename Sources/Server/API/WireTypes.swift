@@ -25,6 +25,14 @@ package struct GenerateRequest: Codable, Sendable, Equatable {
     package var chunks: Int?
     /// POST /api/jobs only: `regular` (default) or `parallel`.
     package var mode: String?
+    /// Framing, as the original Wav2Lip's options: pixels added to the face box [top, bottom, left, right].
+    package var pads: [Int]?
+    /// A fixed face box [top, bottom, left, right] in avatar pixels instead of the detected one.
+    package var box: [Int]?
+    /// True: no smoothing of a video avatar's face boxes over time.
+    package var nosmooth: Bool?
+    /// `feathered` (default: a soft lower-face mask) or `box` (the original's hard rectangle).
+    package var paste: String?
 
     package init(text: String? = nil, language: String? = nil) {
         self.text = text
@@ -183,9 +191,11 @@ package struct ModelDTO: Codable, Sendable, Equatable {
     package var description: String
     package var file: String?
     package var inputs: [String]
+    /// What the file is: GAN/NOGAN, ONNX export or checkpoint format, converted or not (nil for the viseme engine).
+    package var source: String?
 
-    package init(name: String, engine: String, description: String, file: String?, inputs: [String]) {
-        (self.name, self.engine, self.description, self.file, self.inputs) = (name, engine, description, file, inputs)
+    package init(name: String, engine: String, description: String, file: String?, inputs: [String], source: String? = nil) {
+        (self.name, self.engine, self.description, self.file, self.inputs, self.source) = (name, engine, description, file, inputs, source)
     }
 
     package func encode(to encoder: Encoder) throws {
@@ -195,6 +205,7 @@ package struct ModelDTO: Codable, Sendable, Equatable {
         try container.encode(description, forKey: .description)
         try container.encode(file, forKey: .file)
         try container.encode(inputs, forKey: .inputs)
+        try container.encode(source, forKey: .source)
     }
 }
 
