@@ -126,7 +126,7 @@ package struct CheckpointConverter: Sendable, Equatable {
             return Converted(model: model, info: info, cached: true)
         }
         let size = ((try? FileManager.default.attributesOfItem(atPath: checkpoint.path))?[.size] as? Int) ?? 0
-        log("converting \(checkpoint.lastPathComponent) (\(size / 1_000_000) MB) to ONNX, once; kept in \(directory.path)")
+        log("converting \(checkpoint.lastPathComponent) (\(size / 1_000_000) MB) to ONNX; a successful conversion is kept in \(directory.path)")
         let start = Date()
         // Staged in a private folder and published by one rename: a crash or a concurrent conversion
         // never leaves a half-written model where it would be used.
