@@ -36,7 +36,8 @@ let package = Package(
         // Neural inference: compiled models and infer-request pools over OpenVINO.
         .target(name: "Inference", dependencies: ["COpenVINO"]),
         // Stage: lip-sync engines (Wav2Lip over Inference) and the model catalog.
-        .target(name: "LipSync", dependencies: ["Inference", "Imaging", .product(name: "Crypto", package: "swift-crypto")]),
+        // (Checkpoints are converted by a Python script that Media's ToolProcess starts.)
+        .target(name: "LipSync", dependencies: ["Inference", "Imaging", "Media", .product(name: "Crypto", package: "swift-crypto")]),
         // RGB images: crop, resize, draw.
         .target(name: "Imaging"),
         // ffmpeg/ffprobe subprocesses: probe, decode, encode.
@@ -53,7 +54,7 @@ let package = Package(
 
         // The HTTP service: controllers over a backend protocol, admission, jobs, storage, the test page.
         .target(name: "Server", dependencies: [
-            "Pipeline", "Avatar", "LipSync", "Inference", "SpeechSynthesis", "AudioFeatures", "Media", "Imaging",
+            "Pipeline", "Avatar", "Compositing", "LipSync", "Inference", "SpeechSynthesis", "AudioFeatures", "Media", "Imaging",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HTTPTypes", package: "swift-http-types"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -66,7 +67,7 @@ let package = Package(
         .executableTarget(
             name: "LipSyncCLI",
             dependencies: [
-                "SpeechSynthesis", "AudioFeatures", "Inference", "LipSync", "Imaging", "Media", "Avatar", "Pipeline", "Server", "CProcessSupport",
+                "SpeechSynthesis", "AudioFeatures", "Inference", "LipSync", "Imaging", "Media", "Avatar", "Compositing", "Pipeline", "Server", "CProcessSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

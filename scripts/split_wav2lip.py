@@ -16,11 +16,9 @@ import onnx
 from onnx import utils
 
 
-def main():
-    if len(sys.argv) != 2:
-        print(__doc__.strip(), file=sys.stderr)
-        return 2
-    path = sys.argv[1]
+def split(path):
+    """Writes PATH's .face.onnx and .decoder.onnx beside it; returns the number of features passed across.
+    Raises ValueError when the graph has no face encoder to split off."""
     model = onnx.load(path)
     graph = model.graph
     initializers = {t.name for t in graph.initializer}
@@ -45,13 +43,27 @@ def main():
                 if i in face_only and i != face and i not in features:
                     features.append(i)
     if not features:
-        print("no face encoder found to split off", file=sys.stderr)
-        return 1
+        raise ValueError("no face encoder found to split off")
     outputs = [o.name for o in graph.output]
+    del model
     stem = path[:-5] if path.endswith(".onnx") else path
     utils.extract_model(path, stem + ".face.onnx", [face], features)
     utils.extract_model(path, stem + ".decoder.onnx", [mel] + features, outputs)
-    print(f"{os.path.basename(stem)}: face encoder -> {len(features)} features; wrote .face.onnx and .decoder.onnx")
+    return len(features)
+
+
+def main():
+    if len(sys.argv) != 2:
+        print(__doc__.strip(), file=sys.stderr)
+        return 2
+    path = sys.argv[1]
+    try:
+        count = split(path)
+    except ValueError as error:
+        print(error, file=sys.stderr)
+        return 1
+    stem = path[:-5] if path.endswith(".onnx") else path
+    print(f"{os.path.basename(stem)}: face encoder -> {count} features; wrote .face.onnx and .decoder.onnx")
     return 0
 
 

@@ -60,7 +60,7 @@ package final class AvatarStore: @unchecked Sendable {
         return removed
     }
 
-    static func key(for file: URL, settings: AvatarSettings) throws -> String {
+    package static func key(for file: URL, settings: AvatarSettings) throws -> String {
         guard FileManager.default.isReadableFile(atPath: file.path) else {
             throw MediaError.unreadable(file: file.lastPathComponent, reason: "no such file")
         }
@@ -95,12 +95,17 @@ package final class AvatarStore: @unchecked Sendable {
         return (best, points)
     }
 
-    /// The Wav2Lip box: the landmarks' bounding box, padded, kept inside the frame.
-    static func box(landmarks: [Point], settings: AvatarSettings, width: Int, height: Int) -> PixelRect {
+    /// The Wav2Lip box: the fixed box when one is set; else the landmarks' bounding box, padded by the
+    /// fractions, then by the pixel pads; kept inside the frame.
+    package static func box(landmarks: [Point], settings: AvatarSettings, width: Int, height: Int) -> PixelRect {
+        if let fixed = settings.box { return fixed.clamped(width: width, height: height) }
         let xs = landmarks.map(\.x), ys = landmarks.map(\.y)
         let boxHeight = ys.max()! - ys.min()!
-        let left = xs.min()! - settings.padSides * boxHeight, right = xs.max()! + settings.padSides * boxHeight
-        let top = ys.min()! - settings.padTop * boxHeight, bottom = ys.max()! + settings.padBottom * boxHeight
+        let pads = settings.pads ?? AvatarSettings.Pads(top: 0, bottom: 0, left: 0, right: 0)
+        let left = xs.min()! - settings.padSides * boxHeight - Double(pads.left)
+        let right = xs.max()! + settings.padSides * boxHeight + Double(pads.right)
+        let top = ys.min()! - settings.padTop * boxHeight - Double(pads.top)
+        let bottom = ys.max()! + settings.padBottom * boxHeight + Double(pads.bottom)
         return PixelRect(x: Int(left.rounded()), y: Int(top.rounded()),
                          width: Int((right - left).rounded()), height: Int((bottom - top).rounded()))
             .clamped(width: width, height: height)
@@ -129,6 +134,10 @@ package final class AvatarStore: @unchecked Sendable {
         let width = sourceWidth & ~1, height = sourceHeight & ~1
         guard width >= 64, height >= 64 else {
             throw AvatarError.unsupported("\(file.lastPathComponent) is \(sourceWidth)x\(sourceHeight); an avatar needs at least 64x64 pixels")
+        }
+        try settings.validate()
+        if let box = settings.box, box.maxX > width || box.maxY > height {
+            throw AvatarError.unsupported("the box (top \(box.y), bottom \(box.maxY), left \(box.x), right \(box.maxX)) does not fit in \(file.lastPathComponent), which is \(width)x\(height)")
         }
         let even = PixelRect(x: 0, y: 0, width: width, height: height)
         // The owner's pid in the name: a later start can tell an abandoned analysis from a running one.

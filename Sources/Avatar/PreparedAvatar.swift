@@ -2,23 +2,81 @@ import Foundation
 import Imaging
 import LipSync
 
-/// How the Wav2Lip face box is derived from the landmarks.
+/// How the Wav2Lip face box is derived from the landmarks, with the original Wav2Lip's framing options
+/// (`--pads`, `--box`, `--nosmooth`). Part of a prepared avatar's cache key.
 package struct AvatarSettings: Sendable, Hashable, Codable {
     /// Padding added around the landmarks' bounding box, as fractions of its height. Wav2Lip pads the
-    /// bottom by default so the chin, which moves when speaking, stays inside the box.
+    /// bottom by default so the chin, which moves when speaking, stays inside the box: 12% of the
+    /// landmarks' height puts the bottom edge where a face detector's box plus the original's 10 px pad
+    /// puts it (measured on three faces: 9 to 20% below the chin; docs/ARCHITECTURE.md).
     package var padTop: Double
     package var padBottom: Double
     package var padSides: Double
-    /// Frames averaged (centred, so without lag) when smoothing a video's face boxes.
+    /// Frames averaged (centred, so without lag) when smoothing a video's face boxes; 1: no smoothing.
     package var smoothingWindow: Int
+    /// Pixels added to each side of the box, after the fractions above (the original's `--pads top
+    /// bottom left right`, e.g. 0 10 0 0); nil: none. Negative values shrink the box.
+    package var pads: Pads?
+    /// A fixed face box for every frame, in frame pixels, instead of the detected one (the original's
+    /// `--box`). The face is still analysed for its landmarks.
+    package var box: PixelRect?
 
-    package static let `default` = AvatarSettings(padTop: 0, padBottom: 0.08, padSides: 0, smoothingWindow: 5)
+    package struct Pads: Sendable, Hashable, Codable {
+        package var top: Int
+        package var bottom: Int
+        package var left: Int
+        package var right: Int
 
-    package init(padTop: Double, padBottom: Double, padSides: Double, smoothingWindow: Int) {
+        package init(top: Int, bottom: Int, left: Int, right: Int) {
+            (self.top, self.bottom, self.left, self.right) = (top, bottom, left, right)
+        }
+    }
+
+    package static let `default` = AvatarSettings(padTop: 0, padBottom: 0.12, padSides: 0, smoothingWindow: 5)
+
+    package init(padTop: Double, padBottom: Double, padSides: Double, smoothingWindow: Int, pads: Pads? = nil, box: PixelRect? = nil) {
         self.padTop = padTop
         self.padBottom = padBottom
         self.padSides = padSides
         self.smoothingWindow = smoothingWindow
+        self.pads = pads
+        self.box = box
+    }
+
+    /// The defaults with the original's options applied: `pads` [top, bottom, left, right] in pixels,
+    /// `box` [top, bottom, left, right] in pixels (the original's order), `nosmooth`. Throws for values
+    /// that cannot make a box.
+    package static func framing(pads: [Int]?, box: [Int]?, nosmooth: Bool) throws -> AvatarSettings {
+        var settings = AvatarSettings.default
+        if let pads {
+            guard pads.count == 4 else { throw AvatarError.unsupported("pads takes 4 numbers (top, bottom, left, right), got \(pads.count)") }
+            settings.pads = Pads(top: pads[0], bottom: pads[1], left: pads[2], right: pads[3])
+        }
+        if let box {
+            guard box.count == 4 else { throw AvatarError.unsupported("box takes 4 numbers (top, bottom, left, right), got \(box.count)") }
+            settings.box = PixelRect(x: box[2], y: box[0], width: box[3] - box[2], height: box[1] - box[0])
+        }
+        if nosmooth { settings.smoothingWindow = 1 }
+        try settings.validate()
+        return settings
+    }
+
+    /// Checks what can be checked without the avatar (the box against the frame is checked when it is analysed).
+    package func validate() throws {
+        if let pads {
+            let values = [pads.top, pads.bottom, pads.left, pads.right]
+            guard values.allSatisfy({ abs($0) <= 1000 }) else {
+                throw AvatarError.unsupported("pads must be within -1000...1000 pixels, got \(values.map(String.init).joined(separator: ", "))")
+            }
+        }
+        if let box {
+            guard box.x >= 0, box.y >= 0, box.width >= 16, box.height >= 16 else {
+                throw AvatarError.unsupported("box must have top < bottom and left < right, at least 16 pixels apart, none negative; got top \(box.y), bottom \(box.maxY), left \(box.x), right \(box.maxX)")
+            }
+        }
+        guard (1...99).contains(smoothingWindow) else {
+            throw AvatarError.unsupported("the smoothing window must be in 1...99 frames, got \(smoothingWindow)")
+        }
     }
 }
 

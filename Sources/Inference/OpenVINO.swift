@@ -31,13 +31,21 @@ package struct Tensor: Sendable, Equatable {
     }
 }
 
-/// A model input or output: its name and shape (`nil` for a dynamic dimension).
+/// A model input or output: its name, shape (`nil` for a dynamic dimension) and element type.
 package struct TensorInfo: Sendable, Hashable, CustomStringConvertible {
     package var name: String
     package var shape: [Int?]
+    /// OpenVINO's name of the element type: `f32`, `f16`, ...
+    package var elementType: String
+
+    package init(name: String, shape: [Int?], elementType: String = "f32") {
+        self.name = name
+        self.shape = shape
+        self.elementType = elementType
+    }
 
     package var description: String {
-        "\(name) [" + shape.map { $0.map(String.init) ?? "?" }.joined(separator: ",") + "]"
+        "\(name) [" + shape.map { $0.map(String.init) ?? "?" }.joined(separator: ",") + "]" + (elementType == "f32" ? "" : " \(elementType)")
     }
 
     /// True when `other` fits this shape (dynamic dimensions match anything).
@@ -148,17 +156,21 @@ package final class InferenceRuntime: @unchecked Sendable {
                 try readPorts(of: model!, count: ov_model_outputs_size, port: ov_model_const_output_by_index))
     }
 
-    /// Reads an ONNX, TFLite or OpenVINO IR model and compiles it.
+    /// Reads an ONNX, TFLite or OpenVINO IR model and compiles it. Inputs and outputs stored as float16
+    /// (or bfloat16, float64) take and give float32: OpenVINO's pre- and post-processing converts them.
     package func compile(_ url: URL, options: CompileOptions = CompileOptions()) throws -> CompiledModel {
         guard FileManager.default.isReadableFile(atPath: url.path) else {
             throw InferenceError("model file \(url.path) does not exist or is not readable")
         }
-        var model: OpaquePointer?
-        try InferenceError.check(ov_core_read_model(core, url.path, nil, &model), "reading \(url.lastPathComponent)")
-        defer { ov_model_free(model) }
+        var read: OpaquePointer?
+        try InferenceError.check(ov_core_read_model(core, url.path, nil, &read), "reading \(url.lastPathComponent)")
+        defer { ov_model_free(read) }
         if let batch = options.batchSize {
-            try Self.fixBatch(model!, to: batch, file: url.lastPathComponent)
+            try Self.fixBatch(read!, to: batch, file: url.lastPathComponent)
         }
+        let converted = try Self.floatPorts(read!, file: url.lastPathComponent)
+        defer { if let converted { ov_model_free(converted) } }
+        let model = converted ?? read
 
         var keys: [String] = [], values: [String] = []
         keys.append(PropertyKey.performanceHint); values.append(options.hint.rawValue)
@@ -181,6 +193,41 @@ package final class InferenceRuntime: @unchecked Sendable {
         }
         try InferenceError.check(status, "compiling \(url.lastPathComponent) for \(options.device)")
         return try CompiledModel(compiled: compiled!, file: url, options: options)
+    }
+
+    /// The model with float32 tensors at every input and output, or nil when it has them already. Other
+    /// floating-point types are converted by pre/post-processing; anything else is refused.
+    private static func floatPorts(_ model: OpaquePointer, file: String) throws -> OpaquePointer? {
+        let inputs = try readPorts(of: model, count: ov_model_inputs_size, port: ov_model_const_input_by_index)
+        let outputs = try readPorts(of: model, count: ov_model_outputs_size, port: ov_model_const_output_by_index)
+        let convertible: Set<String> = ["f16", "bf16", "f64"]
+        for (role, port) in inputs.map({ ("input", $0) }) + outputs.map({ ("output", $0) })
+        where port.elementType != "f32" && !convertible.contains(port.elementType) {
+            throw InferenceError("\(role) \(port.name) of \(file) is \(port.elementType); only floating-point inputs and outputs (f32, f16, bf16, f64) are supported")
+        }
+        guard (inputs + outputs).contains(where: { $0.elementType != "f32" }) else { return nil }
+        var processor: OpaquePointer?
+        try InferenceError.check(ov_preprocess_prepostprocessor_create(model, &processor), "preparing type conversion for \(file)")
+        defer { ov_preprocess_prepostprocessor_free(processor) }
+        for (index, port) in inputs.enumerated() where port.elementType != "f32" {
+            var info: OpaquePointer?, tensor: OpaquePointer?
+            try InferenceError.check(ov_preprocess_prepostprocessor_get_input_info_by_index(processor, index, &info), "converting input \(port.name) of \(file)")
+            defer { ov_preprocess_input_info_free(info) }
+            try InferenceError.check(ov_preprocess_input_info_get_tensor_info(info, &tensor), "converting input \(port.name) of \(file)")
+            defer { ov_preprocess_input_tensor_info_free(tensor) }
+            try InferenceError.check(ov_preprocess_input_tensor_info_set_element_type(tensor, F32), "converting input \(port.name) of \(file) to f32")
+        }
+        for (index, port) in outputs.enumerated() where port.elementType != "f32" {
+            var info: OpaquePointer?, tensor: OpaquePointer?
+            try InferenceError.check(ov_preprocess_prepostprocessor_get_output_info_by_index(processor, index, &info), "converting output \(port.name) of \(file)")
+            defer { ov_preprocess_output_info_free(info) }
+            try InferenceError.check(ov_preprocess_output_info_get_tensor_info(info, &tensor), "converting output \(port.name) of \(file)")
+            defer { ov_preprocess_output_tensor_info_free(tensor) }
+            try InferenceError.check(ov_preprocess_output_set_element_type(tensor, F32), "converting output \(port.name) of \(file) to f32")
+        }
+        var built: OpaquePointer?
+        try InferenceError.check(ov_preprocess_prepostprocessor_build(processor, &built), "converting the inputs and outputs of \(file) to f32")
+        return built
     }
 
     private static func fixBatch(_ model: OpaquePointer, to batch: Int, file: String) throws {
@@ -227,12 +274,34 @@ func portInfo(_ port: OpaquePointer) throws -> TensorInfo {
     var partial = ov_partial_shape_t()
     try InferenceError.check(ov_port_get_partial_shape(port, &partial), "reading a port shape")
     defer { ov_partial_shape_free(&partial) }
+    var type = DYNAMIC
+    try InferenceError.check(ov_port_get_element_type(port, &type), "reading a port's element type")
     let rank = Int(partial.rank.max)
     let shape: [Int?] = (0..<max(rank, 0)).map { index in
         let dim = partial.dims[index]
         return dim.min == dim.max && dim.min >= 0 ? Int(dim.min) : nil
     }
-    return TensorInfo(name: String(cString: name!), shape: shape)
+    return TensorInfo(name: String(cString: name!), shape: shape, elementType: elementTypeName(type))
+}
+
+/// OpenVINO's short name of an element type.
+func elementTypeName(_ type: ov_element_type_e) -> String {
+    switch type {
+    case F32: return "f32"
+    case F16: return "f16"
+    case BF16: return "bf16"
+    case F64: return "f64"
+    case I8: return "i8"
+    case I16: return "i16"
+    case I32: return "i32"
+    case I64: return "i64"
+    case U8: return "u8"
+    case U16: return "u16"
+    case U32: return "u32"
+    case U64: return "u64"
+    case DYNAMIC: return "dynamic"
+    default: return "type \(type.rawValue)"
+    }
 }
 
 /// OpenVINO property names (the values of the C API's `ov_property_key_*` globals, which Swift 6 will

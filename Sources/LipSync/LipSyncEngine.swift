@@ -64,7 +64,7 @@ package enum LipSyncError: Error, CustomStringConvertible, Equatable {
         switch self {
         case .modelNotFound(let name, let directory, let available):
             let found = available.isEmpty ? "no models are installed there" : "installed: \(available.joined(separator: ", "))"
-            return "model '\(name)' not found in \(directory) (\(found)); put \(name).onnx there or pass a path to an .onnx file"
+            return "model '\(name)' not found in \(directory) (\(found)); put \(name).pth or \(name).onnx there, or pass a path to an .onnx or .pth file"
         case .malformedModel(let file, let problem):
             return "\(file) is not a usable Wav2Lip model: \(problem)"
         case .badInput(let message):

@@ -19,6 +19,8 @@ package final class Wav2LipEngine: LipSyncEngine {
     /// The same model cut in two (scripts/split_wav2lip.py): when present, the face encoder runs once per
     /// distinct face crop and only the rest runs per frame. Same numbers, 16% fewer FLOPs per frame.
     package let split: FaceEncoderSplit?
+    /// The file the user installed and what it is (an export, or a converted checkpoint).
+    package let origin: ModelOrigin
 
     /// Side of the square face crops and patches the model works on.
     package static let faceSize = 96
@@ -28,23 +30,29 @@ package final class Wav2LipEngine: LipSyncEngine {
     package var isInferenceBound: Bool { true }
     package var precision: String? { model.options.precision.rawValue }
 
-    /// The whole model, compiled.
-    package convenience init(name: String, model: CompiledModel) throws {
-        try self.init(name: name, file: model.file, ports: (model.inputs, model.outputs), model: model, split: nil)
+    /// The whole model, compiled. `ports` are the model's own (they may be float16 where the compiled
+    /// model takes float32); by default the compiled model's.
+    package convenience init(name: String, model: CompiledModel, ports: (inputs: [TensorInfo], outputs: [TensorInfo])? = nil,
+                             origin: ModelOrigin? = nil) throws {
+        try self.init(name: name, file: model.file, ports: ports ?? (model.inputs, model.outputs), model: model, split: nil,
+                      origin: origin ?? ModelOrigin(file: model.file, kind: name.contains("gan") ? "GAN" : "NOGAN", format: "ONNX export"))
     }
 
     /// The model split in two: only the encoder / decoder pair is compiled; `ports` describe the whole model.
-    package convenience init(name: String, file: URL, ports: (inputs: [TensorInfo], outputs: [TensorInfo]), split: FaceEncoderSplit) throws {
-        try self.init(name: name, file: file, ports: ports, model: split.decoder, split: split)
+    package convenience init(name: String, file: URL, ports: (inputs: [TensorInfo], outputs: [TensorInfo]), split: FaceEncoderSplit,
+                             origin: ModelOrigin? = nil) throws {
+        try self.init(name: name, file: file, ports: ports, model: split.decoder, split: split,
+                      origin: origin ?? ModelOrigin(file: file, kind: name.contains("gan") ? "GAN" : "NOGAN", format: "ONNX export"))
     }
 
     private init(name: String, file url: URL, ports: (inputs: [TensorInfo], outputs: [TensorInfo]), model: CompiledModel,
-                 split: FaceEncoderSplit?) throws {
+                 split: FaceEncoderSplit?, origin: ModelOrigin) throws {
         self.name = name
         self.file = url
         self.ports = ports
         self.model = model
         self.split = split
+        self.origin = origin
         let file = url.lastPathComponent
         let found = "inputs \(ports.inputs.map(\.description).joined(separator: ", ")); outputs \(ports.outputs.map(\.description).joined(separator: ", "))"
         func match(_ ports: [TensorInfo], _ tail: [Int]) -> String? {

@@ -28,11 +28,14 @@ struct AvatarPrepareCommand: AsyncParsableCommand {
     @Option(help: "Where to write the check picture (default: <name>.check.png in the current folder).")
     var check: String?
 
+    @OptionGroup var framing: FramingOptions
+
     func run() async throws {
         let options = AvatarLocations(avatar: path, cache: avatarCache)
         let runtime = try InferenceRuntime.shared.get()
         let start = Date()
-        let (avatar, cached) = try options.store(runtime: runtime).prepare(options.avatarFile)
+        let store = options.store(runtime: runtime)
+        let (avatar, cached) = try store.prepare(options.avatarFile, settings: try framing.settings())
         let faces = avatar.metadata.faces.compactMap { $0 }
         print("\(avatar.metadata.source): \(avatar.width)x\(avatar.height), \(avatar.frameCount) frame(s)\(avatar.metadata.fps.map { " at \(format($0)) fps" } ?? ""), face in \(faces.count)")
         if let first = faces.first { print("face box (frame 0): \(first.box), \(first.landmarks.count) landmarks") }
@@ -41,6 +44,15 @@ struct AvatarPrepareCommand: AsyncParsableCommand {
 
         let index = avatar.metadata.faces.firstIndex { $0 != nil } ?? 0
         var picture = avatar.frame(index)
+        // The original Wav2Lip's framing for comparison: a face detector's box (here BlazeFace's, the
+        // detector this project has; the original uses S3FD) plus its default pads 0 10 0 0.
+        if let detection = try store.analyseFrame(picture)?.detection {
+            let detector = PixelRect(x: Int(detection.x.rounded()), y: Int(detection.y.rounded()),
+                                     width: Int(detection.width.rounded()), height: Int((detection.height + 10).rounded()))
+                .clamped(width: avatar.width, height: avatar.height)
+            print("detector box + pads 0 10 0 0 (blue): \(detector); landmark box (green) is the one used")
+            picture.strokeRectangle(detector, color: (0, 128, 255))
+        }
         if let face = avatar.face(index) {
             picture.strokeRectangle(face.box, color: (0, 255, 0))
             for point in face.landmarks { picture.fillDot(x: point.x, y: point.y, radius: 0, color: (255, 255, 0)) }

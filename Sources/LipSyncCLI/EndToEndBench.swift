@@ -45,7 +45,8 @@ struct EndToEndBench: AsyncParsableCommand {
 
         // The floor: bare inference of this model here, measured in this run (batch 8, all cores), the way
         // ours runs it (with the face encoder split off when the split files are there).
-        let engine = try ModelCatalog(directory: modelURL.deletingLastPathComponent()).load(modelURL.path, runtime: runtime)
+        let engine = try ModelCatalog(directory: modelURL.deletingLastPathComponent(), converter: .project(root: ProjectPaths.root))
+            .load(modelURL.path, runtime: runtime)
         let floorFPS = try await InferenceBench.throughput(of: [engine], batch: 8, seconds: 8)
         print("model \(modelURL.lastPathComponent)\(engine.split != nil ? " (face encoder split off)" : ""), avatar \(avatarFile.lastPathComponent) (face box \(box)), bare inference \(format(floorFPS)) frames/s")
         print("speech  frames | ours regular: s  fps   MB | ours parallel: s    MB | reference: s  fps    MB | ref/ours | floor s  ours/floor")

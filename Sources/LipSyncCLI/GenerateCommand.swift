@@ -1,5 +1,6 @@
 import ArgumentParser
 import Avatar
+import Compositing
 import Foundation
 import Inference
 import LipSync
@@ -17,6 +18,28 @@ struct AvatarOptions: ParsableArguments {
 
     var locations: AvatarLocations { AvatarLocations(avatar: avatar, cache: avatarCache) }
 }
+
+/// The original Wav2Lip's framing options: how the face box is found (part of the prepared avatar).
+struct FramingOptions: ParsableArguments {
+    @Option(parsing: .upToNextOption, help: ArgumentHelp("Pixels added to the face box: top bottom left right (as the original's --pads 0 10 0 0).", valueName: "px"))
+    var pads: [Int] = []
+
+    @Option(parsing: .upToNextOption, help: ArgumentHelp("A fixed face box for every frame: top bottom left right in avatar pixels (the original's --box).", valueName: "px"))
+    var box: [Int] = []
+
+    @Flag(help: "Do not smooth a video avatar's face boxes over time.")
+    var nosmooth = false
+
+    func settings() throws -> AvatarSettings {
+        do {
+            return try AvatarSettings.framing(pads: pads.isEmpty ? nil : pads, box: box.isEmpty ? nil : box, nosmooth: nosmooth)
+        } catch let error as AvatarError {
+            throw ValidationError(error.description)
+        }
+    }
+}
+
+extension Compositor.Paste: ExpressibleByArgument {}
 
 /// Resolved avatar paths: the avatar file, the face models, the prepared-avatar cache.
 struct AvatarLocations {
@@ -54,6 +77,10 @@ struct GenerateCommand: AsyncParsableCommand {
 
     @OptionGroup var models: ModelOptions
     @OptionGroup var avatarOptions: AvatarOptions
+    @OptionGroup var framing: FramingOptions
+
+    @Option(help: "How the mouth is pasted: feathered (a soft lower-face mask) or box (the original's hard rectangle).")
+    var paste: Compositor.Paste = .feathered
 
     @Option(help: "Video frames per second.")
     var fps: Double = 25
@@ -92,7 +119,8 @@ struct GenerateCommand: AsyncParsableCommand {
     var minParallelDuration: Double = 10
 
     var options: GenerationOptions {
-        GenerationOptions(fps: fps, encoder: EncoderSettings(preset: preset, crf: crf), reuseSilence: !noSilenceReuse)
+        GenerationOptions(fps: fps, encoder: EncoderSettings(preset: preset, crf: crf), reuseSilence: !noSilenceReuse,
+                          avatar: (try? framing.settings()) ?? .default, paste: paste)
     }
 
     var policy: EnginePolicy { EnginePolicy(workers: workers, precision: precision) }
@@ -105,6 +133,7 @@ struct GenerateCommand: AsyncParsableCommand {
         guard textInput.isGiven != (audio != nil) else {
             throw ValidationError("give the text with --text or --text-file, or a recording with --audio (one of them)")
         }
+        _ = try framing.settings()
         do {
             try options.validate()
             try policy.validate()

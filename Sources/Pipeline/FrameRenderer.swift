@@ -15,7 +15,7 @@ struct FrameRenderer: Sendable {
     let windows: MelFrameWindows
     let cues: SpeechCues
     let engine: any LipSyncEngine
-    let compositor = Compositor()
+    var compositor = Compositor()
 
     struct Busy {
         var inference = 0.0

@@ -1,3 +1,5 @@
+import Avatar
+import Compositing
 import Foundation
 import LipSync
 import Media
@@ -15,11 +17,18 @@ package struct GenerationOptions: Sendable {
     package var encoder: EncoderSettings
     /// Infer one patch per avatar frame for digital silence and reuse it (exact: same input, same output).
     package var reuseSilence: Bool
+    /// How the face box is found (pads, a fixed box, smoothing): part of the prepared avatar's cache key.
+    package var avatar: AvatarSettings
+    /// How patches are pasted: feathered lower-face mask, or the original's hard rectangle.
+    package var paste: Compositor.Paste
 
-    package init(fps: Double = 25, encoder: EncoderSettings = EncoderSettings(), reuseSilence: Bool = true) {
+    package init(fps: Double = 25, encoder: EncoderSettings = EncoderSettings(), reuseSilence: Bool = true,
+                avatar: AvatarSettings = .default, paste: Compositor.Paste = .feathered) {
         self.fps = fps
         self.encoder = encoder
         self.reuseSilence = reuseSilence
+        self.avatar = avatar
+        self.paste = paste
     }
 
     /// Checks the options every generation path relies on, before any work starts.
@@ -29,6 +38,11 @@ package struct GenerationOptions: Sendable {
         let presets = ["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow"]
         guard presets.contains(encoder.preset) else {
             throw GenerationError.invalidOptions("unknown x264 preset '\(encoder.preset)'; choose one of \(presets.joined(separator: ", "))")
+        }
+        do {
+            try avatar.validate()
+        } catch let error as AvatarError {
+            throw GenerationError.invalidOptions(error.description)
         }
     }
 }

@@ -1,5 +1,6 @@
 import AsyncAlgorithms
 import Avatar
+import Compositing
 import Foundation
 import Imaging
 import LipSync
@@ -49,7 +50,7 @@ package final class Generator: Sendable {
                 progress: ProgressHandler?) async throws -> GenerationResult {
         var timings = timings
         progress?(GenerationProgress(stage: "avatar", framesDone: 0, framesTotal: audio.frameCount))
-        let (avatar, cached) = try await prepareAvatar(avatarFile, timings: &timings)
+        let (avatar, cached) = try await prepareAvatar(avatarFile, settings: options.avatar, timings: &timings)
 
         let fragmentFrames = max(1, Int((options.fps * Self.fragmentSeconds).rounded()))
         let destination: EncoderDestination
@@ -60,8 +61,8 @@ package final class Generator: Sendable {
         }
         let encoder = try VideoEncoder(destination: destination, width: avatar.width, height: avatar.height, fps: options.fps,
                                        audio: audio.muxFile, settings: options.encoder)
-        let frames = FramePipeline(avatar: avatar, audio: audio, workers: workers, reuseSilence: options.reuseSilence,
-                                   fragmentFrames: fragmentFrames, progress: progress)
+        let frames = FramePipeline(avatar: avatar, audio: audio, workers: workers, compositor: Compositor(paste: options.paste),
+                                   reuseSilence: options.reuseSilence, fragmentFrames: fragmentFrames, progress: progress)
         let (busy, written, encodingTail) = try await withThrowingTaskGroup(of: (FrameRenderer.Busy, Int, Double)?.self) { group in
             // A streamed encode is read while it is written; a sink that fails (the client left) ends it all.
             if case .stream(let sink) = output, let bytes = encoder.output {
@@ -103,10 +104,10 @@ package final class Generator: Sendable {
     }
 
     /// The prepared avatar (analysed once, then from the cache), off the cooperative pool, timed.
-    func prepareAvatar(_ file: URL, timings: inout StageTimings) async throws -> (PreparedAvatar, cached: Bool) {
+    func prepareAvatar(_ file: URL, settings: AvatarSettings, timings: inout StageTimings) async throws -> (PreparedAvatar, cached: Bool) {
         let clock = Stopwatch()
         let avatars = self.avatars
-        let prepared = try await Self.offPool { try avatars.prepare(file) }
+        let prepared = try await Self.offPool { try avatars.prepare(file, settings: settings) }
         timings.avatar = clock.seconds
         return prepared
     }
@@ -136,12 +137,14 @@ struct FramePipeline: Sendable {
     let avatar: PreparedAvatar
     let audio: UtteranceAudio
     let workers: [any LipSyncEngine]
+    let compositor: Compositor
     let reuseSilence: Bool
     let fragmentFrames: Int
     let progress: ProgressHandler?
 
     func renderer(_ engine: any LipSyncEngine) -> FrameRenderer {
-        FrameRenderer(avatar: avatar, windows: audio.windows, cues: audio.cues, engine: engine, reuseSilence: reuseSilence)
+        FrameRenderer(avatar: avatar, windows: audio.windows, cues: audio.cues, engine: engine, compositor: compositor,
+                      reuseSilence: reuseSilence)
     }
 
     func report(_ done: Int) {

@@ -1,4 +1,5 @@
 import Avatar
+import Compositing
 import Foundation
 import LipSync
 import Media
@@ -105,7 +106,7 @@ package final class ParallelGenerator: Sendable {
         }
 
         progress?(GenerationProgress(stage: "avatar", framesDone: 0, framesTotal: audio.frameCount))
-        let (avatar, cached) = try await generator.prepareAvatar(avatarFile, timings: &timings)
+        let (avatar, cached) = try await generator.prepareAvatar(avatarFile, settings: options.avatar, timings: &timings)
 
         let workDirectory = try ScratchSpace.makeFolder("lipsync-chunks")
         defer { try? FileManager.default.removeItem(at: workDirectory) }
@@ -125,7 +126,7 @@ package final class ParallelGenerator: Sendable {
                         let encoder = try VideoEncoder(output: segment, width: avatar.width, height: avatar.height, fps: options.fps,
                                                        audio: nil, settings: options.encoder, keyframeOnlyAtStart: true)
                         let renderer = FrameRenderer(avatar: avatar, windows: audio.windows, cues: audio.cues, engine: engine,
-                                                     reuseSilence: options.reuseSilence)
+                                                     compositor: Compositor(paste: options.paste), reuseSilence: options.reuseSilence)
                         let busy: FrameRenderer.Busy
                         do {
                             busy = try await renderer.render(range) { _, frame in

@@ -58,6 +58,61 @@ import TestSupport
         #expect(Double(fields[3])! >= -4 && Double(fields[4].trimmingCharacters(in: .whitespacesAndNewlines))! <= 4)
     }
 
+    /// `lipsync models` says what each file is, converts checkpoints (once), and names the broken ones;
+    /// `lipsync models convert` writes a model or nothing.
+    @Test func modelsListsEveryFileAndConvertsCheckpoints() throws {
+        let dir = try Repository.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let models = dir.appendingPathComponent("models")
+        try FileManager.default.createDirectory(at: models, withIntermediateDirectories: true)
+        let fixtures = Repository.root.appendingPathComponent("Tests/Fixtures/checkpoints")
+        try FileManager.default.copyItem(at: fixtures.appendingPathComponent("wav2lip_small_legacy.pth"), to: models.appendingPathComponent("wav2lip.pth"))
+        try FileManager.default.copyItem(at: Repository.root.appendingPathComponent(".cache/models/wav2lip_tiny.onnx"),
+                                         to: models.appendingPathComponent("wav2lip_96.onnx"))
+        try Data("PK\u{3}\u{4} not really".utf8).write(to: models.appendingPathComponent("wav2lip_gan.pth"))
+        let environment = ["LIPSYNC_CONVERTED_MODELS": dir.appendingPathComponent("converted").path]
+        let list = try ProcessRunner.run(Repository.lipsync, ["models", "--models", models.path], environment: environment)
+        #expect(list.status == 1, "a file that cannot be used makes the listing fail")
+        let lines = list.stdout
+        #expect(lines.contains("wav2lip_96.onnx — wav2lip"), "\(lines)")
+        #expect(lines.contains("is:        NOGAN, ONNX export") && lines.contains("this file is model wav2lip"), "\(lines)")
+        #expect(lines.contains("is:        NOGAN, legacy torch.save (torch < 1.6)"), "\(lines)")
+        #expect(lines.contains("converted: from wav2lip.pth: 352 state keys") && lines.contains("50 batch norms folded"), "\(lines)")
+        #expect(lines.contains("trained 300000 steps") && lines.contains("not used: an earlier file gives wav2lip"), "\(lines)")
+        #expect(lines.contains("wav2lip_gan.pth — wav2lip_gan") && lines.contains("error:     wav2lip_gan.pth is not a usable Wav2Lip model"), "\(lines)")
+        #expect(list.stderr.contains("converting wav2lip.pth"), "\(list.stderr)")
+        // Listed again: the conversion is cached.
+        let again = try ProcessRunner.run(Repository.lipsync, ["models", "--models", models.path], environment: environment)
+        #expect(!again.stderr.contains("converting wav2lip.pth"), "\(again.stderr)")
+
+        let output = dir.appendingPathComponent("out.onnx")
+        let convert = try lipsync("models", "convert", fixtures.appendingPathComponent("wav2lip_small_torchscript.pt").path, "-o", output.path, "--kind", "gan")
+        try #require(convert.status == 0, "\(convert.stderr)")
+        #expect(convert.stdout.contains("GAN, TorchScript, 352 state keys"), "\(convert.stdout)")
+        for name in ["out.onnx", "out.face.onnx", "out.decoder.onnx"] {
+            #expect(FileManager.default.fileExists(atPath: dir.appendingPathComponent(name).path), "\(name)")
+        }
+        let broken = dir.appendingPathComponent("broken.onnx")
+        let refused = try lipsync("models", "convert", models.appendingPathComponent("wav2lip_gan.pth").path, "-o", broken.path)
+        #expect(refused.status != 0 && refused.stderr.contains("wav2lip_gan.pth") && refused.stderr.contains("zip"), "\(refused.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: broken.path))
+    }
+
+    /// A checkpoint given by path renders, with the original's framing options.
+    @Test func generateTakesACheckpointAndTheFramingOptions() throws {
+        let dir = try Repository.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let video = dir.appendingPathComponent("out.mp4")
+        let checkpoint = Repository.root.appendingPathComponent("Tests/Fixtures/checkpoints/wav2lip_small_zip.pth")
+        let result = try ProcessRunner.run(Repository.lipsync, [
+            "generate", "--text", "Привет.", "--language", "ru", "--model", checkpoint.path, "--pads", "0", "10", "0", "0",
+            "--nosmooth", "--paste", "box", "--avatar-cache", dir.appendingPathComponent("avatars").path, "-o", video.path,
+        ], environment: ["LIPSYNC_CONVERTED_MODELS": dir.appendingPathComponent("converted").path])
+        try #require(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("engine wav2lip"), "\(result.stdout)")
+        #expect(((try? FileManager.default.attributesOfItem(atPath: video.path))?[.size] as? Int ?? 0) > 1000)
+    }
+
     @Test func badInputGivesAClearMessageAndNonZeroExit() throws {
         let cases: [([String], String)] = [
             (["speak", "--text", "  ", "-o", "/tmp/x.wav"], "text is empty"),
@@ -72,6 +127,11 @@ import TestSupport
             (["generate", "--text", "hi", "--parallel", "--chunks", "0", "-o", "/tmp/x.mp4"], "--chunks must be in 1...16, got 0"),
             (["generate", "--text", "hi", "--parallel", "--workers", "0", "-o", "/tmp/x.mp4"], "workers must be in 1...16, got 0"),
             (["generate", "--text", "hi", "--crf", "99", "-o", "/tmp/x.mp4"], "crf must be in 0...51, got 99"),
+            (["generate", "--text", "hi", "--pads", "0", "10", "-o", "/tmp/x.mp4"], "pads takes 4 numbers"),
+            (["generate", "--text", "hi", "--box", "100", "50", "0", "80", "-o", "/tmp/x.mp4"], "top < bottom"),
+            (["generate", "--text", "hi", "--paste", "blur", "-o", "/tmp/x.mp4"], "--paste"),
+            (["models", "convert", "/nonexistent.pth", "-o", "/tmp/x.onnx"], "does not exist"),
+            (["models", "convert", "/nonexistent.pth", "-o", "/tmp/x.txt"], "--output must end in .onnx"),
             (["serve", "--port", "http"], "--port: 'http' is not a whole number"),
             (["serve", "--max-jobs", "0"], "--max-jobs: '0' is not a whole number in 1...64"),
         ]

@@ -12,7 +12,7 @@ import TestSupport
         let log: URL
         let dataDirectory: URL
 
-        init(maxJobs: Int = 1, maxQueue: Int = 4, dataDirectory: URL? = nil) throws {
+        init(maxJobs: Int = 1, maxQueue: Int = 4, dataDirectory: URL? = nil, models: URL? = nil, environment: [String: String] = [:]) throws {
             let free = try ProcessRunner.python(["-c", "import socket; s = socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1])"])
             port = Int(free.stdout.trimmingCharacters(in: .whitespacesAndNewlines))!
             self.dataDirectory = try dataDirectory ?? Repository.temporaryDirectory("lipsync-live-data")
@@ -21,7 +21,8 @@ import TestSupport
             process.executableURL = Repository.lipsync
             process.arguments = ["serve", "--host", "127.0.0.1", "--port", "\(port)", "--max-jobs", "\(maxJobs)", "--max-queue", "\(maxQueue)",
                                  "--data-dir", self.dataDirectory.path,
-                                 "--models", FileManager.default.temporaryDirectory.appendingPathComponent("no-models-\(port)").path]
+                                 "--models", (models ?? FileManager.default.temporaryDirectory.appendingPathComponent("no-models-\(port)")).path]
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
             process.standardOutput = try FileHandle(forWritingTo: log)
             process.standardError = process.standardOutput
             try process.run()
@@ -42,7 +43,7 @@ import TestSupport
         }
 
         func json(_ path: String, post body: String? = nil) throws -> [String: Any] {
-            var arguments = ["-s", "\(base)\(path)"]
+            var arguments = ["-s", "\(base)\(path)", "-H", "Accept: application/json"]
             if let body { arguments += ["-X", "POST", "-H", "Content-Type: application/json", "-d", body] }
             let result = try curl(arguments)
             return try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any] ?? [:]
@@ -109,6 +110,41 @@ import TestSupport
         // The OpenAPI description is served.
         let document = try server.json("/openapi.json")
         #expect((document["paths"] as? [String: Any])?["/api/generate_parallel"] != nil)
+    }
+
+    /// Checkpoints in the models folder: converted at start-up, listed with what they are, and rendering
+    /// the seed's curl command, regular, parallel split (NOGAN + GAN) and same, and the test page.
+    @Test func checkpointsInTheModelsFolderServeEveryMode() throws {
+        let dir = try Repository.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let models = dir.appendingPathComponent("models")
+        try FileManager.default.createDirectory(at: models, withIntermediateDirectories: true)
+        let fixtures = Repository.root.appendingPathComponent("Tests/Fixtures/checkpoints")
+        try FileManager.default.copyItem(at: fixtures.appendingPathComponent("wav2lip_small_legacy.pth"), to: models.appendingPathComponent("wav2lip.pth"))
+        try FileManager.default.copyItem(at: fixtures.appendingPathComponent("wav2lip_small_zip.pth"), to: models.appendingPathComponent("wav2lip_gan.pth"))
+        let server = try Server(models: models, environment: ["LIPSYNC_CONVERTED_MODELS": dir.appendingPathComponent("converted").path])
+        defer { server.stop() }
+        #expect(server.logText.contains("converted wav2lip.pth") && server.logText.contains("converted wav2lip_gan.pth"), "\(server.logText)")
+
+        let listed = try server.json("/api/models")
+        let sources = (listed["models"] as? [[String: Any]] ?? []).compactMap { $0["source"] as? String }
+        #expect(sources == ["wav2lip.pth: NOGAN, legacy torch.save (torch < 1.6), converted to ONNX",
+                            "wav2lip_gan.pth: GAN, torch zip (torch >= 1.6), converted to ONNX"], "\(listed)")
+        #expect((listed["failures"] as? [Any])?.isEmpty == true)
+
+        let video = dir.appendingPathComponent("result.mp4")
+        #expect(try Self.seedCurl(server, output: video) == "200")
+        #expect(try Self.probe(video) == "h264\naac\n")
+        let text = "Первая часть текста для двух моделей. Вторая часть текста для двух моделей, чтобы вышло больше десяти секунд речи."
+        let split = try server.json("/api/generate_parallel", post: #"{"text": "\#(text)", "language": "ru", "assign": "split", "chunks": 2, "paste": "box"}"#)
+        #expect(split["engine"] as? String == "wav2lip+wav2lip_gan", "\(split)")
+        let chunks = (split["parallel"] as? [String: Any])?["chunks"] as? [[String: Any]] ?? []
+        #expect(chunks.compactMap { $0["model"] as? String } == ["wav2lip", "wav2lip_gan"], "\(split)")
+        let same = try server.json("/api/generate_parallel", post: #"{"text": "\#(text)", "language": "ru", "assign": "same", "chunks": 2, "model": "wav2lip_gan", "pads": [0, 10, 0, 0]}"#)
+        #expect(((same["parallel"] as? [String: Any])?["chunks"] as? [[String: Any]] ?? []).compactMap { $0["model"] as? String } == ["wav2lip_gan", "wav2lip_gan"], "\(same)")
+        let regular = try server.json("/api/generate", post: #"{"text": "Привет.", "language": "ru", "model": "wav2lip_gan", "nosmooth": true}"#)
+        #expect(regular["engine"] as? String == "wav2lip_gan", "\(regular)")
+        #expect(try server.curl(["-s", "-o", "/dev/null", "-w", "%{http_code}", "\(server.base)/parallel_test"]).stdout == "200")
     }
 
     @Test func anUploadedAvatarAndABackgroundJobWorkEndToEnd() throws {

@@ -75,6 +75,32 @@ import TestSupport
         }
     }
 
+    /// The server's start-up with checkpoints: a good one converts and loads, a damaged one is reported
+    /// with its file and reason, and everything else still works.
+    @Test func aDamagedCheckpointIsReportedAndTheGoodOneLoads() async throws {
+        let dir = try Repository.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let models = dir.appendingPathComponent("models")
+        try FileManager.default.createDirectory(at: models, withIntermediateDirectories: true)
+        let fixture = Repository.root.appendingPathComponent("Tests/Fixtures/checkpoints/wav2lip_small_legacy.pth")
+        try FileManager.default.copyItem(at: fixture, to: models.appendingPathComponent("wav2lip.pth"))
+        try Data(try Data(contentsOf: fixture).prefix(4096)).write(to: models.appendingPathComponent("wav2lip_gan.pth"))
+        let converter = CheckpointConverter(python: Repository.python, script: Repository.script("convert_wav2lip.py"),
+                                            cacheDirectory: dir.appendingPathComponent("converted"))
+        let engines = EngineSet(catalog: ModelCatalog(directory: models, converter: converter), runtime: try Fixtures.runtime,
+                                loadsOnDemand: false)
+        let failures = engines.preloadInstalled()
+        #expect(Array(failures.keys) == ["wav2lip_gan"])
+        #expect(failures["wav2lip_gan"]?.contains("wav2lip_gan.pth") == true && failures["wav2lip_gan"]?.contains("truncated") == true,
+                "\(failures)")
+        #expect(engines.models.map(\.name) == ["wav2lip"])
+        #expect(engines.models.first?.origin.description == "wav2lip.pth: NOGAN, legacy torch.save (torch < 1.6), converted to ONNX")
+        let engine = try engines.engine(engine: nil, model: nil)
+        #expect(engine.name == "wav2lip")
+        let workers = try engines.parallelWorkers(engine: nil, model: nil, assignment: .same)
+        #expect(workers.engines.map(\.name) == ["wav2lip"])
+    }
+
     @Test func policyValidationRejectsNonsense() {
         #expect(throws: LipSyncError.self) { try EnginePolicy(workers: 0).validate() }
         #expect(throws: LipSyncError.self) { try EnginePolicy(batchSize: 0).validate() }

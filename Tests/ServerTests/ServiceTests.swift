@@ -7,6 +7,31 @@ import TestSupport
 
 /// The parts under the routes: configuration, the data directory, the video store, the job runner.
 @Suite struct ServiceTests {
+    /// The framing fields of a generate request: checked before anything is created, 400 with the reason.
+    @Test func framingFieldsAreCheckedInThePlan() throws {
+        var request = GenerateRequest(text: "Hi", language: "en")
+        request.pads = [0, 10, 0, 0]
+        request.nosmooth = true
+        request.paste = "BOX"
+        let (settings, paste) = try PipelineBackend.framing(request)
+        #expect(settings.pads?.bottom == 10 && settings.smoothingWindow == 1 && paste == .box)
+        #expect(try PipelineBackend.framing(GenerateRequest(text: "Hi")).1 == .feathered)
+        for (pads, box, paste, expected) in [([1, 2], nil, nil, "pads takes 4 numbers"), (nil, [5, 1, 0, 50], nil, "top < bottom"),
+                                             (nil, nil, "blur", "unknown paste 'blur'")] as [([Int]?, [Int]?, String?, String)] {
+            var bad = GenerateRequest(text: "Hi")
+            (bad.pads, bad.box, bad.paste) = (pads, box, paste)
+            do {
+                _ = try PipelineBackend.framing(bad)
+                Issue.record("accepted \(bad)")
+            } catch let error as ServiceError {
+                #expect(error.status == .badRequest && error.message.contains(expected), "\(error.message)")
+            }
+        }
+        // Snake-case JSON decodes into the fields.
+        let decoded = try JSONDecoder().decode(GenerateRequest.self, from: Data(#"{"text":"a","pads":[0,10,0,0],"box":[1,50,2,60],"nosmooth":true,"paste":"box"}"#.utf8))
+        #expect(decoded.pads == [0, 10, 0, 0] && decoded.box == [1, 50, 2, 60] && decoded.nosmooth == true && decoded.paste == "box")
+    }
+
     @Test func settingsComeFromTheCommandLineThenTheEnvironmentThenTheDefaults() throws {
         let root = URL(fileURLWithPath: "/srv/lipsync")
         let defaults = try ServerConfiguration.resolve(arguments: [:], environment: [:], projectRoot: root)

@@ -28,6 +28,14 @@ package struct GenerateRequest: Codable, Sendable, Equatable {
     /// POST /api/jobs: render as a stream with a live HLS playlist (default: true for regular jobs; a
     /// parallel job then deals 1 s fragments to its workers instead of joining chunks at the end).
     package var stream: Bool?
+    /// Framing, as the original Wav2Lip's options: pixels added to the face box [top, bottom, left, right].
+    package var pads: [Int]?
+    /// A fixed face box [top, bottom, left, right] in avatar pixels instead of the detected one.
+    package var box: [Int]?
+    /// True: no smoothing of a video avatar's face boxes over time.
+    package var nosmooth: Bool?
+    /// `feathered` (default: a soft lower-face mask) or `box` (the original's hard rectangle).
+    package var paste: String?
 
     package init(text: String? = nil, language: String? = nil) {
         self.text = text
@@ -196,9 +204,13 @@ package struct ModelDTO: Codable, Sendable, Equatable {
     package var inputs: [String]
     /// Inference precision the model was compiled with; nil for the viseme engine.
     package var precision: String?
+    /// What the file is: GAN/NOGAN, ONNX export or checkpoint format, converted or not (nil for the viseme engine).
+    package var source: String?
 
-    package init(name: String, engine: String, description: String, file: String?, inputs: [String], precision: String?) {
-        (self.name, self.engine, self.description, self.file, self.inputs, self.precision) = (name, engine, description, file, inputs, precision)
+    package init(name: String, engine: String, description: String, file: String?, inputs: [String], precision: String?,
+                 source: String? = nil) {
+        (self.name, self.engine, self.description, self.file, self.inputs, self.precision, self.source) =
+            (name, engine, description, file, inputs, precision, source)
     }
 
     package func encode(to encoder: Encoder) throws {
@@ -209,6 +221,7 @@ package struct ModelDTO: Codable, Sendable, Equatable {
         try container.encode(file, forKey: .file)
         try container.encode(inputs, forKey: .inputs)
         try container.encode(precision, forKey: .precision)
+        try container.encode(source, forKey: .source)
     }
 }
 

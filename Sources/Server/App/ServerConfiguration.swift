@@ -1,3 +1,4 @@
+import LipSync
 import Foundation
 import Inference
 
@@ -26,8 +27,10 @@ package enum ServerSetting: String, CaseIterable, Sendable {
 package struct ServerConfiguration: Sendable, Equatable {
     package var host = "0.0.0.0"
     package var port = 3000
-    /// Folder with the Wav2Lip models (wav2lip.onnx / wav2lip_gan.onnx).
+    /// Folder with the Wav2Lip models (ONNX exports or .pth/.pt checkpoints).
     package var modelsDirectory: URL
+    /// Converts checkpoints found there (once, cached); nil: checkpoints are reported as not loadable.
+    package var checkpointConverter: CheckpointConverter?
     /// The avatar used when a request names none.
     package var defaultAvatar: URL
     /// MediaPipe .tflite files.
@@ -64,12 +67,14 @@ package struct ServerConfiguration: Sendable, Equatable {
 
     /// The defaults of a checkout: models/, .cache/assets, .cache/avatars, .cache/data.
     package static func defaults(projectRoot root: URL) -> ServerConfiguration {
-        ServerConfiguration(
+        var configuration = ServerConfiguration(
             modelsDirectory: root.appendingPathComponent("models"),
             defaultAvatar: root.appendingPathComponent(".cache/assets/astronaut.png"),
             assetsDirectory: root.appendingPathComponent(".cache/assets"),
             avatarCacheDirectory: root.appendingPathComponent(".cache/avatars"),
             dataDirectory: root.appendingPathComponent(".cache/data"))
+        configuration.checkpointConverter = .project(root: root)
+        return configuration
     }
 
     /// The configuration from command-line values, else the environment's `LIPSYNC_*`, else the defaults.

@@ -1,4 +1,5 @@
 import Avatar
+import Compositing
 import Foundation
 import Inference
 import LipSync
@@ -17,6 +18,8 @@ package final class PipelineBackend: LipSyncBackend {
         var engine: any LipSyncEngine
         var workers: ParallelWorkers?
         var chunks: Int?
+        var framing = AvatarSettings.default
+        var paste = Compositor.Paste.feathered
     }
 
     package static let defaultLanguage = "ru"
@@ -32,9 +35,11 @@ package final class PipelineBackend: LipSyncBackend {
         self.configuration = configuration
         self.logger = logger
         let runtime = try InferenceRuntime.shared.get()
-        engines = try EngineSet(catalog: ModelCatalog(directory: configuration.modelsDirectory),
-                            policy: EnginePolicy(workers: configuration.workers, precision: configuration.precision),
-                            runtime: runtime, loadsOnDemand: false)
+        let catalog = ModelCatalog(directory: configuration.modelsDirectory, converter: configuration.checkpointConverter,
+                                   log: { logger.notice("\($0)") })
+        engines = try EngineSet(catalog: catalog,
+                                policy: EnginePolicy(workers: configuration.workers, precision: configuration.precision),
+                                runtime: runtime, loadsOnDemand: false)
         synthesizer = try EspeakSynthesizer(limits: SpeechLimits(maxCharacters: configuration.maxTextCharacters))
         avatars = AvatarStore(cacheDirectory: configuration.avatarCacheDirectory, assets: configuration.assetsDirectory, runtime: runtime)
     }
@@ -58,7 +63,8 @@ package final class PipelineBackend: LipSyncBackend {
         var models = engines.models.map { engine in
             ModelDTO(name: engine.name, engine: "wav2lip",
                      description: ModelCatalog.knownModels.first { $0.name == engine.name }?.summary ?? "Wav2Lip",
-                     file: engine.file.lastPathComponent, inputs: engine.ports.inputs.map(\.description), precision: engine.precision)
+                     file: engine.origin.file.lastPathComponent, inputs: engine.ports.inputs.map(\.description),
+                     precision: engine.precision, source: engine.origin.description)
         }
         models.append(ModelDTO(name: "viseme", engine: "viseme", description: "Phoneme-driven mouth shapes; needs no model weights",
                                file: nil, inputs: [], precision: nil))
@@ -89,7 +95,25 @@ package final class PipelineBackend: LipSyncBackend {
         let workers = mode == .parallel
             ? try engines.parallelWorkers(engine: request.engine, model: request.model, assignment: assignment) : nil
         let speech = SpeechRequest(text: text, language: language, voice: request.voice, wordsPerMinute: request.rate ?? 175)
-        return Plan(speech: speech, avatar: avatar, mode: mode, engine: engine, workers: workers, chunks: request.chunks)
+        let (framing, paste) = try Self.framing(request)
+        return Plan(speech: speech, avatar: avatar, mode: mode, engine: engine, workers: workers, chunks: request.chunks,
+                    framing: framing, paste: paste)
+    }
+
+    /// The request's framing options (`pads`, `box`, `nosmooth`, `paste`), checked.
+    package static func framing(_ request: GenerateRequest) throws -> (AvatarSettings, Compositor.Paste) {
+        var paste = Compositor.Paste.feathered
+        if let name = request.paste {
+            guard let chosen = Compositor.Paste(rawValue: name.lowercased()) else {
+                throw ServiceError(.badRequest, "unknown paste '\(name)'; choose \(Compositor.Paste.allCases.map(\.rawValue).joined(separator: " or "))")
+            }
+            paste = chosen
+        }
+        do {
+            return (try AvatarSettings.framing(pads: request.pads, box: request.box, nosmooth: request.nosmooth ?? false), paste)
+        } catch let error as AvatarError {
+            throw ServiceError(.badRequest, error.description)
+        }
     }
 
     static func assignment(_ name: String?) throws -> WorkerAssignment? {
@@ -102,7 +126,7 @@ package final class PipelineBackend: LipSyncBackend {
 
     package func render(_ plan: Plan, to output: VideoOutput, progress: @escaping ProgressHandler) async throws -> RenderOutcome {
         let generator = Generator(synthesizer: synthesizer, avatars: avatars)
-        let options = GenerationOptions(fps: configuration.fps)
+        let options = GenerationOptions(fps: configuration.fps, avatar: plan.framing, paste: plan.paste)
         do {
             switch (output, plan.workers) {
             case (.file(let url), let workers?):
