@@ -2,7 +2,7 @@
 #   make run    set everything up and start the service on port 3000
 #   make test   set everything up (with the Python references) and run the test suite
 # Other targets: make build, make bench / bench-inference / bench-parallel (figures on this machine).
-.PHONY: setup setup-dev build build-release run test bench bench-inference bench-parallel clean
+.PHONY: setup setup-dev build build-release run test bench bench-inference bench-parallel bench-stream clean
 
 # OpenVINO's C library lives in the project's .venv (see scripts/setup.sh): its pkg-config file is in
 # .cache/pkgconfig, and the binaries find the library through an rpath.
@@ -42,6 +42,10 @@ bench-parallel: setup-dev
 	swift build -c release $(SWIFT_FLAGS)
 	.build/release/lipsync bench parallel
 	.build/release/lipsync bench parallel --engine wav2lip
+
+bench-stream: setup-dev
+	swift build -c release $(SWIFT_FLAGS)
+	.build/release/lipsync bench stream
 
 clean:
 	rm -rf .build .cache out

@@ -25,12 +25,13 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Seconds a finished video is kept (default 600).") var videoLifetime: String?
     @Option(help: "Parallel workers in same mode (default 2).") var workers: String?
     @Option(help: "Seconds background jobs get to finish at shutdown before they are cancelled (default 30).") var drainTimeout: String?
+    @Option(help: "Wav2Lip inference precision: auto (bf16 where the CPU has it, else f32), f32 or bf16 (default auto).") var precision: String?
 
     var given: [ServerSetting: String] {
         let values: [(ServerSetting, String?)] = [
             (.host, host), (.port, port), (.models, models), (.avatar, avatar), (.dataDir, dataDir), (.maxJobs, maxJobs),
             (.maxQueue, maxQueue), (.maxCharacters, maxCharacters), (.maxUploadMB, maxUploadMb), (.videoLifetime, videoLifetime),
-            (.workers, workers), (.drainTimeout, drainTimeout),
+            (.workers, workers), (.drainTimeout, drainTimeout), (.precision, precision),
         ]
         return Dictionary(uniqueKeysWithValues: values.compactMap { setting, value in value.map { (setting, $0) } })
     }

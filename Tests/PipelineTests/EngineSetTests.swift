@@ -87,7 +87,7 @@ import TestSupport
         try Data(try Data(contentsOf: fixture).prefix(4096)).write(to: models.appendingPathComponent("wav2lip_gan.pth"))
         let converter = CheckpointConverter(python: Repository.python, script: Repository.script("convert_wav2lip.py"),
                                             cacheDirectory: dir.appendingPathComponent("converted"))
-        let engines = EngineSet(catalog: ModelCatalog(directory: models, converter: converter), runtime: try Fixtures.runtime,
+        let engines = try EngineSet(catalog: ModelCatalog(directory: models, converter: converter), runtime: try Fixtures.runtime,
                                 loadsOnDemand: false)
         let failures = engines.preloadInstalled()
         #expect(Array(failures.keys) == ["wav2lip_gan"])
