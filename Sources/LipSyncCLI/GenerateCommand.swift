@@ -1,4 +1,5 @@
 import ArgumentParser
+import AudioFeatures
 import Avatar
 import Foundation
 import Inference
@@ -69,6 +70,9 @@ struct GenerateCommand: AsyncParsableCommand {
 
     @Option(name: .shortAndLong, help: "Output MP4 file.")
     var output: String
+
+    @Option(help: "Also write the phonemes of the speech (JSON, as `speak --timeline`), e.g. for `lipsync sheet`.")
+    var timeline: String?
 
     @Flag(help: "Parallel mode: split the frames into chunks rendered at the same time, joined without re-encoding.")
     var parallel = false
@@ -151,6 +155,15 @@ struct GenerateCommand: AsyncParsableCommand {
     }
 
     private func printSummary(_ result: GenerationResult) {
+        if let timeline, let phonemes = result.cues.phonemes {
+            do {
+                try TimelineJSON.write(phonemes, duration: result.audioDuration, sampleRate: LipSyncAudio.sampleRate,
+                                       to: URL(fileURLWithPath: timeline))
+                print("timeline: \(phonemes.count) phonemes in \(timeline)")
+            } catch {
+                print("timeline not written: \(error)")
+            }
+        }
         print("wrote \(output): \(result.frameCount) frames at \(format(result.fps, digits: 0)) fps, \(format(result.audioDuration)) s of speech, engine \(result.engine)\(result.avatarCached ? ", avatar from cache" : "")")
         if result.framesReused > 0 {
             print("\(result.framesInferred) frames rendered, \(result.framesReused) silent frames reused a patch")
