@@ -21,8 +21,8 @@ struct MouthInterior {
         halfWidth = g.halfWidth
         light = g.light
         let lip = g.lipColor
-        front = (min(130, 0.55 * lip.0 + 8), min(70, 0.36 * lip.1), min(70, 0.38 * lip.2))
-        back = (30 * light, 11 * light, 12 * light)
+        front = (min(140, 0.62 * lip.0 + 10), min(72, 0.36 * lip.1), min(72, 0.36 * lip.2))
+        back = (48 * light, 16 * light, 16 * light)
         upperTeeth = 0.17 * g.halfWidth * (1 - 0.6 * shape.press)
         let opened = smoothstep(0.12 * g.halfWidth, 0.45 * g.halfWidth, pose.centreOpening)
         // Drawn only where the picture shows no lower teeth of its own.
@@ -64,7 +64,7 @@ struct MouthInterior {
             if cover > 0 {
                 let tip = 0.8 + 0.2 * min(1, max(0, fromLower / max(0.5, height)))
                 let shade = 0.55 * light * (1 - 0.45 * xi * xi) * gapShade(u, width: 0.17 * halfWidth, depth: 0.15) * tip
-                color = mix(color, (min(210, 215 * shade), min(196, 198 * shade), min(170, 168 * shade)), cover)
+                color = mix(color, (min(200, 205 * shade), min(185, 185 * shade), min(155, 150 * shade)), cover)
             }
         }
 
@@ -78,7 +78,7 @@ struct MouthInterior {
             let cover = max(0, min(1, edge - fromUpper + 0.5))
             if cover > 0 {
                 let shade = 0.92 * light * (1 - 0.5 * xi * xi) * gapShade(u, width: width, depth: 0.25)
-                color = mix(color, (min(240, 238 * shade), min(228, 226 * shade), min(205, 200 * shade)), cover)
+                color = mix(color, (min(236, 232 * shade), min(220, 216 * shade), min(190, 184 * shade)), cover)
             }
         }
 

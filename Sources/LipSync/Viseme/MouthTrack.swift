@@ -47,8 +47,8 @@ package enum Viseme: Sendable, Equatable, CaseIterable {
         case .postalveolar: return MouthShape(open: 0.15, width: 0.92, round: 0.5)
         case .openVowel: return MouthShape(open: 1, width: 1, tongue: 0.8)
         case .midVowel: return MouthShape(open: 0.6, width: 1.08, tongue: 0.5)
-        case .spreadVowel: return MouthShape(open: 0.3, width: 1.15, tongue: 0.5)
-        case .roundedVowel: return MouthShape(open: 0.45, width: 0.78, round: 1, tongue: 0.2)
+        case .spreadVowel: return MouthShape(open: 0.3, width: 1.18, tongue: 0.5)
+        case .roundedVowel: return MouthShape(open: 0.4, width: 0.72, round: 1, tongue: 0.2)
         }
     }
 

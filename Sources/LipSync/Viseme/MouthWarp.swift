@@ -62,7 +62,8 @@ struct MouthPose {
                 let opening = abs(xi) < reach ? pow(1 - (xi / reach) * (xi / reach), 0.85) : 0
                 var jawProfile = pow(max(0, 1 - xi * xi), 0.6)
                 jawProfile += (opening - jawProfile) * shape.round
-                let lower = cornerDrop + (lipDrop - cornerDrop) * jawProfile
+                // The lips meet where the opening ends (rounded lips part only in the middle).
+                let lower = cornerDrop * xi * xi + (lipDrop - cornerDrop * xi * xi) * jawProfile
                 let upperThickness = column.upperInner - column.upperOuter
                 let lowerThickness = column.lowerOuter - column.lowerInner
                 let upperMove = cornerDrop * xi * xi - raise * opening
