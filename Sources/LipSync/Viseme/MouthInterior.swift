@@ -6,8 +6,9 @@ import Foundation
 /// into view as the jaw opens, and the tongue on open vowels. Colours follow the avatar's lips and
 /// light; every edge is computed in pixels and anti-aliased.
 struct MouthInterior {
-    let pose: MouthPose
     let halfWidth: Double
+    let leftCorner: Double, rightCorner: Double, centreOpening: Double
+    let lipColor: (Double, Double, Double)
     let light: Double
     let front: (Double, Double, Double)
     let back: (Double, Double, Double)
@@ -16,9 +17,11 @@ struct MouthInterior {
     let toothGaps: Double
 
     init(pose: MouthPose) {
-        self.pose = pose
         let g = pose.geometry, shape = pose.shape
         halfWidth = g.halfWidth
+        leftCorner = g.leftCorner; rightCorner = g.rightCorner
+        centreOpening = pose.centreOpening
+        lipColor = g.lipColor
         light = g.light
         let lip = g.lipColor
         front = (min(140, 0.62 * lip.0 + 10), min(72, 0.36 * lip.1), min(72, 0.36 * lip.2))
@@ -34,13 +37,12 @@ struct MouthInterior {
     /// Colour of target pixel (u, v) in a column with knots s -> d (see `MouthPose`); `sourceU` says
     /// which column of the lips it lies in.
     func color(u: Double, sourceU: Double, v: Double, s: SIMD8<Double>, d: SIMD8<Double>) -> (Double, Double, Double) {
-        let g = pose.geometry
-        let xi = max(-1, min(1, sourceU < 0 ? sourceU / -g.leftCorner : sourceU / g.rightCorner))
+        let xi = max(-1, min(1, sourceU < 0 ? sourceU / -leftCorner : sourceU / rightCorner))
         let fromUpper = v - d[2], fromLower = d[4] - v
         let opening = max(1e-3, d[4] - d[2])
 
         // The cavity: darker away from the lips and towards the corners.
-        let depth = min(1, max(0, min(fromUpper, fromLower)) / max(1.5, 0.5 * pose.centreOpening))
+        let depth = min(1, max(0, min(fromUpper, fromLower)) / max(1.5, 0.5 * centreOpening))
         let darkness = smoothstep(0, 1, 0.25 + 0.75 * depth)
         let corner = 1 - 0.55 * xi * xi
         var color = mix(front, back, darkness)
@@ -52,7 +54,7 @@ struct MouthInterior {
             let cover = smoothstep(-0.8, 0.8, height - fromLower) * min(1, 1.4 * tongue)
             if cover > 0 {
                 let lit = 0.45 + 0.55 * min(1, max(0, 1 - fromLower / max(1, height)))
-                let flesh = ((0.6 * g.lipColor.0 + 12) * lit, 0.34 * g.lipColor.1 * lit, 0.36 * g.lipColor.2 * lit)
+                let flesh = ((0.6 * lipColor.0 + 12) * lit, 0.34 * lipColor.1 * lit, 0.36 * lipColor.2 * lit)
                 color = mix(color, scale(flesh, corner), cover)
             }
         }

@@ -124,22 +124,46 @@ struct MouthPose {
         self.centreBelow = centreBelow
     }
 
-    /// The source u of a target u on level v: the inverse of the lips' horizontal scale, which fades out
-    /// towards the face outline and above and below the lips.
-    func sourceU(_ u: Double, _ v: Double) -> Double {
-        guard scale != 1 else { return u }
-        let g = geometry
-        let vertical = v < 0 ? smoothstep(g.top, 0.4 * g.lipsTop, v)
-            : v > g.lipsBottom + jaw ? smoothstep(g.chin + jaw + 2, g.lipsBottom + jaw, v) : 1
-        guard vertical > 0 else { return u }
-        func shift(_ u: Double) -> Double {
-            let corner = u < 0 ? -g.leftCorner : g.rightCorner, side = u < 0 ? g.leftSide : g.rightSide
-            let lateral = abs(u) <= corner ? 1 : smoothstep(max(0.9 * side, corner + 2), corner, abs(u))
-            return (scale - 1) * u * lateral * vertical
+    /// The pose's per-pixel inverse map, in scalars only (the hot loop touches no arrays but the knots').
+    struct Kernel {
+        let originX: Double, originY: Double, axisX: Double, axisY: Double
+        let firstU: Double, lastColumn: Double
+        let shiftScale: Double
+        let top: Double, fadeTop: Double, fadeBottom: Double, chinFade: Double
+        let leftCorner: Double, rightCorner: Double, leftFade: Double, rightFade: Double
+
+        init(_ pose: MouthPose) {
+            let g = pose.geometry
+            originX = g.origin.x; originY = g.origin.y; axisX = g.axisX; axisY = g.axisY
+            firstU = g.firstU
+            lastColumn = Double(g.columns.count - 1)
+            shiftScale = pose.scale - 1
+            top = g.top
+            fadeTop = 0.4 * g.lipsTop
+            fadeBottom = g.lipsBottom + pose.jaw
+            chinFade = g.chin + pose.jaw + 2
+            leftCorner = -g.leftCorner; rightCorner = g.rightCorner
+            leftFade = max(0.9 * g.leftSide, leftCorner + 2); rightFade = max(0.9 * g.rightSide, rightCorner + 2)
         }
-        var source = u - shift(u)
-        source = u - shift(source)
-        return u - shift(source)
+
+        /// The source u of a target u on level v: the inverse of the lips' horizontal scale, which fades
+        /// out towards the face outline and above and below the lips.
+        @inline(__always)
+        func sourceU(_ u: Double, _ v: Double) -> Double {
+            guard shiftScale != 0 else { return u }
+            let vertical = v < 0 ? smoothstep(top, fadeTop, v) : v > fadeBottom ? smoothstep(chinFade, fadeBottom, v) : 1
+            guard vertical > 0 else { return u }
+            let amount = shiftScale * vertical
+            @inline(__always) func shift(_ u: Double) -> Double {
+                let distance = abs(u)
+                let lateral = u < 0 ? (distance <= leftCorner ? 1 : smoothstep(leftFade, leftCorner, distance))
+                    : (distance <= rightCorner ? 1 : smoothstep(rightFade, rightCorner, distance))
+                return amount * u * lateral
+            }
+            var source = u - shift(u)
+            source = u - shift(source)
+            return u - shift(source)
+        }
     }
 
     /// The source level of target level `v` in a column with knots `s` -> `d`, and how much of the pixel
@@ -196,31 +220,38 @@ package struct MouthWarp: Sendable {
         let pose = MouthPose(geometry: geometry, shape: shape)
         let count = face.width * face.height
         var xs = [Double](repeating: 0, count: count), ys = xs, opening = xs
-        for y in 0..<face.height {
-            for x in 0..<face.width {
-                let point = Self.sourcePoint(x: Double(x) + 0.5, y: Double(y) + 0.5, pose: pose)
-                xs[y * face.width + x] = point.x
-                ys[y * face.width + x] = point.y
-                opening[y * face.width + x] = point.opening
+        let kernel = MouthPose.Kernel(pose)
+        pose.source.withUnsafeBufferPointer { source in
+            pose.target.withUnsafeBufferPointer { target in
+                for y in 0..<face.height {
+                    for x in 0..<face.width {
+                        let point = Self.sourcePoint(x: Double(x) + 0.5, y: Double(y) + 0.5, kernel: kernel, source: source, target: target)
+                        xs[y * face.width + x] = point.x
+                        ys[y * face.width + x] = point.y
+                        opening[y * face.width + x] = point.opening
+                    }
+                }
             }
         }
         return (xs, ys, opening)
     }
 
     @inline(__always)
-    static func sourcePoint(x: Double, y: Double, pose: MouthPose) -> (x: Double, y: Double, opening: Double, u: Double, knots: (SIMD8<Double>, SIMD8<Double>)?) {
-        let g = pose.geometry
-        let (u, v) = g.toMouth(x: x, y: y)
-        let position = (u - g.firstU) / MouthGeometry.step
-        guard position >= 0 && position <= Double(g.columns.count - 1) else { return (x, y, 0, u, nil) }
-        let su = pose.sourceU(u, v)
-        let column = max(0, min(Double(g.columns.count - 1), (su - g.firstU) / MouthGeometry.step))
-        let lower = min(g.columns.count - 2, Int(column)), t = column - Double(lower)
-        let s = pose.source[lower] + (pose.source[lower + 1] - pose.source[lower]) * t
-        let d = pose.target[lower] + (pose.target[lower + 1] - pose.target[lower]) * t
+    static func sourcePoint(x: Double, y: Double, kernel k: MouthPose.Kernel, source: UnsafeBufferPointer<SIMD8<Double>>,
+                            target: UnsafeBufferPointer<SIMD8<Double>>)
+        -> (x: Double, y: Double, opening: Double, u: Double, v: Double, su: Double, knots: (SIMD8<Double>, SIMD8<Double>)?) {
+        let dx = x - k.originX, dy = y - k.originY
+        let u = dx * k.axisX + dy * k.axisY, v = -dx * k.axisY + dy * k.axisX
+        let position = (u - k.firstU) / MouthGeometry.step
+        guard position >= 0 && position <= k.lastColumn else { return (x, y, 0, u, v, u, nil) }
+        let su = k.sourceU(u, v)
+        let column = max(0, min(k.lastColumn, (su - k.firstU) / MouthGeometry.step))
+        let lower = min(Int(k.lastColumn) - 1, Int(column)), t = column - Double(lower)
+        let s0 = source[lower], d0 = target[lower]
+        let s = s0 + (source[lower + 1] - s0) * t
+        let d = d0 + (target[lower + 1] - d0) * t
         let (sv, opening) = MouthPose.sourceV(v, s: s, d: d)
-        let point = g.toImage(u: su, v: sv)
-        return (point.x, point.y, opening, su, (s, d))
+        return (k.originX + su * k.axisX - sv * k.axisY, k.originY + su * k.axisY + sv * k.axisX, opening, u, v, su, (s, d))
     }
 
     package func render(_ face: RGBImage, landmarks: [Point], shape: MouthShape) -> RGBImage {
@@ -242,17 +273,20 @@ package struct MouthWarp: Sendable {
         guard x0 < x1 && y0 < y1 else { return face }
 
         var out = face
+        let kernel = MouthPose.Kernel(pose)
         face.pixels.withUnsafeBufferPointer { src in
             out.pixels.withUnsafeMutableBufferPointer { dst in
+                pose.source.withUnsafeBufferPointer { source in
+                pose.target.withUnsafeBufferPointer { target in
                 for y in y0..<y1 {
                     for x in x0..<x1 {
-                        let point = Self.sourcePoint(x: Double(x) + 0.5, y: Double(y) + 0.5, pose: pose)
+                        let point = Self.sourcePoint(x: Double(x) + 0.5, y: Double(y) + 0.5, kernel: kernel, source: source, target: target)
                         guard let knots = point.knots else { continue }
+                        // Unmoved pixels keep their bytes.
+                        if point.opening == 0 && abs(point.x - Double(x) - 0.5) < 1e-6 && abs(point.y - Double(y) - 0.5) < 1e-6 { continue }
                         var (r, g, b) = Self.sample(src, width: width, height: height, x: point.x - 0.5, y: point.y - 0.5)
                         if point.opening > 0 {
-                            let v = geometry.toMouth(x: Double(x) + 0.5, y: Double(y) + 0.5).v
-                            let (u, _) = geometry.toMouth(x: Double(x) + 0.5, y: Double(y) + 0.5)
-                            let inside = interior.color(u: u, sourceU: point.u, v: v, s: knots.0, d: knots.1)
+                            let inside = interior.color(u: point.u, sourceU: point.su, v: point.v, s: knots.0, d: knots.1)
                             let a = point.opening
                             r += (inside.0 - r) * a
                             g += (inside.1 - g) * a
@@ -263,6 +297,8 @@ package struct MouthWarp: Sendable {
                         dst[o + 1] = UInt8(max(0, min(255, g.rounded())))
                         dst[o + 2] = UInt8(max(0, min(255, b.rounded())))
                     }
+                }
+                }
                 }
             }
         }
