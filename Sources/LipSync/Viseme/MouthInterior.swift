@@ -26,7 +26,7 @@ struct MouthInterior {
         let lip = g.lipColor
         front = (min(140, 0.62 * lip.0 + 10), min(72, 0.36 * lip.1), min(72, 0.36 * lip.2))
         back = (48 * light, 16 * light, 16 * light)
-        upperTeeth = 0.17 * g.halfWidth * (1 - 0.6 * shape.press)
+        upperTeeth = 0.14 * g.halfWidth * (1 - 0.6 * shape.press)
         let opened = smoothstep(0.12 * g.halfWidth, 0.45 * g.halfWidth, pose.centreOpening)
         // Drawn only where the picture shows no lower teeth of its own.
         lowerTeeth = 0.13 * g.halfWidth * opened * (1 - shape.tuck) * (1 - smoothstep(0.5, 2.5, pose.centreBelow))
@@ -66,7 +66,8 @@ struct MouthInterior {
             if cover > 0 {
                 let tip = 0.8 + 0.2 * min(1, max(0, fromLower / max(0.5, height)))
                 let shade = 0.55 * light * (1 - 0.45 * xi * xi) * gapShade(u, width: 0.17 * halfWidth, depth: 0.15) * tip
-                color = mix(color, (min(200, 205 * shade), min(185, 185 * shade), min(155, 150 * shade)), cover)
+                let enamel = mix((min(196, 206 * shade), min(176, 184 * shade), min(142, 146 * shade)), scale(lipColor, shade), 0.2)
+                color = mix(color, enamel, cover)
             }
         }
 
@@ -79,8 +80,10 @@ struct MouthInterior {
             let edge = upperTeeth * max(0, 1 - pow(abs(xi) / 0.78, 4)) * (1 - 0.12 * (2 * within - 1) * (2 * within - 1))
             let cover = max(0, min(1, edge - fromUpper + 0.5))
             if cover > 0 {
-                let shade = 0.92 * light * (1 - 0.5 * xi * xi) * gapShade(u, width: width, depth: 0.25)
-                color = mix(color, (min(236, 232 * shade), min(220, 216 * shade), min(190, 184 * shade)), cover)
+                let shade = 0.86 * light * (1 - 0.55 * xi * xi) * gapShade(u, width: width, depth: 0.25)
+                // A little of the lips' hue: the mouth's light is warm, and pure grey teeth look cold on skin.
+                let enamel = mix((min(232, 230 * shade), min(214, 212 * shade), min(182, 178 * shade)), scale(lipColor, shade), 0.15)
+                color = mix(color, enamel, cover)
             }
         }
 
