@@ -159,7 +159,7 @@ struct SheetCommand: AsyncParsableCommand {
     /// IPA in letters the sheet's font has.
     static func ascii(_ phoneme: String) -> String {
         let names: [Character: String] = [
-            "ɐ": "a", "ɑ": "a", "æ": "ae", "ʌ": "v", "ə": "@", "ɚ": "@r", "ɜ": "3", "ɛ": "e", "ɪ": "i", "ɨ": "y",
+            "ɐ": "a", "ɑ": "a", "æ": "ae", "ʌ": "ah", "ə": "@", "ɚ": "@r", "ɜ": "3", "ɛ": "e", "ɪ": "i", "ɨ": "y",
             "ʊ": "u", "ɔ": "o", "ɒ": "o", "ɵ": "o", "ʃ": "sh", "ʒ": "zh", "ɕ": "sh", "ʑ": "zh", "ʂ": "sh", "ʐ": "zh",
             "θ": "th", "ð": "dh", "ŋ": "ng", "ɹ": "r", "ɾ": "r", "ʲ": "'", "ː": ":", "ɡ": "g", "ɫ": "l", "ʔ": "?",
             "ç": "c", "ɣ": "g", "ʎ": "l", "ɲ": "n", "ø": "o", "œ": "o", "ʏ": "y", "ɯ": "u", "ɤ": "o",
