@@ -85,8 +85,14 @@ struct SheetCommand: AsyncParsableCommand {
             var zoom: PixelRect?
             try FFmpeg.forEachFrame(url) { index, frame in
                 guard index >= first, index < last, (index - first) % every == 0, tiles.count < 120 else { return }
-                if zoom == nil, let face = try store.analyseFrame(frame) {
-                    zoom = Self.mouthRegion(face.landmarks, width: frame.width, height: frame.height)
+                // Follow the face (video avatars move), but keep still while it stays put: the landmarks of
+                // a talking mouth shift a little from frame to frame.
+                if let face = try store.analyseFrame(frame) {
+                    let found = Self.mouthRegion(face.landmarks, width: frame.width, height: frame.height)
+                    if let current = zoom, abs(found.x - current.x) + abs(found.y - current.y) < max(2, current.width / 10) {
+                    } else {
+                        zoom = found
+                    }
                 }
                 guard let zoom else { return }
                 let time = Double(index) / fps
@@ -161,7 +167,7 @@ struct SheetCommand: AsyncParsableCommand {
         let names: [Character: String] = [
             "ɐ": "a", "ɑ": "a", "æ": "ae", "ʌ": "ah", "ə": "@", "ɚ": "@r", "ɜ": "3", "ɛ": "e", "ɪ": "i", "ɨ": "y",
             "ʊ": "u", "ɔ": "o", "ɒ": "o", "ɵ": "o", "ʃ": "sh", "ʒ": "zh", "ɕ": "sh", "ʑ": "zh", "ʂ": "sh", "ʐ": "zh",
-            "θ": "th", "ð": "dh", "ŋ": "ng", "ɹ": "r", "ɾ": "r", "ʲ": "'", "ː": ":", "ɡ": "g", "ɫ": "l", "ʔ": "?",
+            "θ": "th", "ð": "dh", "ŋ": "ng", "ɹ": "r", "ɾ": "r", "ɭ": "l", "ʲ": "'", "ː": ":", "ɡ": "g", "ɫ": "l", "ʔ": "?",
             "ç": "c", "ɣ": "g", "ʎ": "l", "ɲ": "n", "ø": "o", "œ": "o", "ʏ": "y", "ɯ": "u", "ɤ": "o",
         ]
         var text = ""
