@@ -46,7 +46,7 @@ struct MouthGeometry: Sendable {
     let firstU: Double
     static let step = 0.5
     let columns: [Column]
-    /// The lips' mean colour and the mouth's light (lip luminance relative to a typical lit lip).
+    /// The lips' mean colour, and the mouth's light (0.6...1.2, from the lips' luminance).
     let lipColor: (Double, Double, Double)
     let light: Double
 
@@ -155,7 +155,8 @@ struct MouthGeometry: Sendable {
         }
         lipColor = samples > 0 ? (sum.0 / samples, sum.1 / samples, sum.2 / samples) : (150, 90, 90)
         let lipLuminance = 0.299 * lipColor.0 + 0.587 * lipColor.1 + 0.114 * lipColor.2
-        light = max(0.35, min(1.3, lipLuminance / 130))
+        // Lips are darker on darker skin, teeth are not: the lips say only a little about the light.
+        light = max(0.6, min(1.2, 0.6 + 0.4 * lipLuminance / 130))
     }
 
     /// v as a function of u along a contour (linear between its points, constant beyond its ends).
