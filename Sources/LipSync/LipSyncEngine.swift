@@ -29,8 +29,22 @@ package struct LipSyncBatch: Sendable {
 package enum CropStyle: Sendable {
     /// The 96x96 crops Wav2Lip was trained on (prepared once per avatar).
     case wav2lip
-    /// The face box at the avatar's own resolution, with landmarks.
+    /// The face box at the avatar's own resolution, extended below the chin, with landmarks.
     case fullResolution
+
+    /// The part of a `frameWidth` x `frameHeight` frame an engine gets for a face `box`, and that is
+    /// pasted back: the box itself for Wav2Lip; for engines that deform the face, the box extended
+    /// below (the box ends just under the chin), so a dropping jaw fades out on the neck without a fold.
+    package func region(for box: PixelRect, frameWidth: Int, frameHeight: Int) -> PixelRect {
+        switch self {
+        case .wav2lip:
+            return box
+        case .fullResolution:
+            let below = Int((Double(box.height) * 0.35).rounded())
+            return PixelRect(x: box.x, y: box.y, width: box.width, height: box.height + below)
+                .clamped(width: frameWidth, height: frameHeight)
+        }
+    }
 }
 
 /// Turns mel windows and face crops into face patches (same size as the crops). Wav2Lip (a neural

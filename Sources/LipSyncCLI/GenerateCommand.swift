@@ -1,4 +1,5 @@
 import ArgumentParser
+import AudioFeatures
 import Avatar
 import Compositing
 import Foundation
@@ -103,6 +104,9 @@ struct GenerateCommand: AsyncParsableCommand {
     @Option(help: "Inference precision: auto (bf16 where the CPU has it, else f32), f32 or bf16.")
     var precision: CompileOptions.PrecisionChoice = .auto
 
+    @Option(help: "Also write the phonemes of the speech (JSON, as `speak --timeline`), e.g. for `lipsync sheet`.")
+    var timeline: String?
+
     @Flag(help: "Parallel mode: split the frames into chunks rendered at the same time, joined without re-encoding.")
     var parallel = false
 
@@ -205,6 +209,15 @@ struct GenerateCommand: AsyncParsableCommand {
     }
 
     private func printSummary(_ result: GenerationResult) {
+        if let timeline, let phonemes = result.cues.phonemes {
+            do {
+                try TimelineJSON.write(phonemes, duration: result.audioDuration, sampleRate: LipSyncAudio.sampleRate,
+                                       to: URL(fileURLWithPath: timeline))
+                console.print("timeline: \(phonemes.count) phonemes in \(timeline)")
+            } catch {
+                console.print("timeline not written: \(error)")
+            }
+        }
         let precision = result.precision.map { " (\($0))" } ?? ""
         console.print("wrote \(output == "-" ? "stdout" : output): \(result.frameCount) frames at \(format(result.fps, digits: 0)) fps, \(format(result.audioDuration)) s of speech, engine \(result.engine)\(precision)\(result.avatarCached ? ", avatar from cache" : "")")
         if result.framesReused > 0 {

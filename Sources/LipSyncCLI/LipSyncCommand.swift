@@ -8,7 +8,7 @@ struct LipSyncCommand: AsyncParsableCommand {
         commandName: "lipsync",
         abstract: "Text to a lip-synced talking-avatar video.",
         subcommands: [ServeCommand.self, GenerateCommand.self, SpeakCommand.self, VoicesCommand.self, MelCommand.self, AvatarCommand.self,
-                      ModelsCommand.self, BenchCommand.self]
+                      ModelsCommand.self, BenchCommand.self, SheetCommand.self]
     )
 
     static func main() async {

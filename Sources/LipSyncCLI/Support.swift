@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import LipSync
 import SpeechSynthesis
 
 // Errors thrown from `run()` are printed by ArgumentParser as `Error: <description>` with exit code 1,
@@ -39,9 +40,21 @@ enum TimelineJSON {
             case .end: return Entry(kind: "end", sample: event.sample, seconds: seconds)
             }
         }
+        try write(Document(sampleRate: speech.sampleRate, samples: speech.samples.count, events: entries), to: url)
+    }
+
+    /// The phonemes a generation animated (times in seconds of its audio), in the same format.
+    static func write(_ phonemes: [SpeechCues.Phoneme], duration: Double, sampleRate: Int, to url: URL) throws {
+        let rate = Double(sampleRate)
+        var entries = phonemes.map { Entry(kind: "phoneme", sample: Int(($0.start * rate).rounded()), seconds: $0.start, text: $0.name) }
+        entries.append(Entry(kind: "end", sample: Int((duration * rate).rounded()), seconds: duration))
+        try write(Document(sampleRate: sampleRate, samples: Int((duration * rate).rounded()), events: entries), to: url)
+    }
+
+    private static func write(_ document: Document, to url: URL) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        try encoder.encode(Document(sampleRate: speech.sampleRate, samples: speech.samples.count, events: entries)).write(to: url)
+        try encoder.encode(document).write(to: url)
     }
 }
 

@@ -34,8 +34,8 @@ struct FrameRenderer: Sendable {
         }
     }
 
-    /// The engine's input for `frames`: 96x96 cached crops for Wav2Lip, full-resolution face boxes with
-    /// landmarks for engines that deform the face themselves.
+    /// The engine's input for `frames`: 96x96 cached crops for Wav2Lip, full-resolution face regions
+    /// (`CropStyle.region`) with landmarks for engines that deform the face themselves.
     static func batch(_ frames: [Int], avatar: PreparedAvatar, windows: MelFrameWindows, cues: SpeechCues,
                       style: CropStyle) -> LipSyncBatch {
         let sources = frames.map(avatar.sourceFrame(forOutputFrame:))
@@ -47,8 +47,9 @@ struct FrameRenderer: Sendable {
             var faces: [RGBImage] = [], landmarks: [[Point]] = []
             for source in sources {
                 let face = avatar.face(source)!
-                faces.append(avatar.frame(source).cropped(to: face.box))
-                landmarks.append(face.landmarks.map { Point(x: $0.x - Double(face.box.x), y: $0.y - Double(face.box.y)) })
+                let region = style.region(for: face.box, frameWidth: avatar.width, frameHeight: avatar.height)
+                faces.append(avatar.frame(source).cropped(to: region))
+                landmarks.append(face.landmarks.map { Point(x: $0.x - Double(region.x), y: $0.y - Double(region.y)) })
             }
             return LipSyncBatch(frames: frames, melWindows: melWindows, faces: faces, landmarks: landmarks, cues: cues)
         }
@@ -135,8 +136,8 @@ struct FrameRenderer: Sendable {
                         masks[key] = mask
                         compositor.composite(patch, into: &frame, box: box, mask: mask)
                     case .fullResolution:
-                        // The engine changed only what it meant to: paste the box back as it is.
-                        frame.paste(patch, at: box)
+                        // The engine changed only what it meant to: paste its region back as it is.
+                        frame.paste(patch, at: engine.cropStyle.region(for: box, frameWidth: frame.width, frameHeight: frame.height))
                     }
                 }
                 busy.compositing += clock.seconds

@@ -38,6 +38,39 @@ import TestSupport
         #expect(timeline.events.filter { $0.kind == "word" }.count > 30)
     }
 
+    /// `generate --timeline` then `sheet`: a labelled contact sheet of the mouth; `sheet --visemes`: one
+    /// tile per viseme. The PNGs' sizes follow the tiles asked for.
+    @Test func sheetDrawsTheMouthOfAVideoAndEveryViseme() throws {
+        let dir = try Repository.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let video = dir.appendingPathComponent("out.mp4"), timeline = dir.appendingPathComponent("speech.json")
+        let sheet = dir.appendingPathComponent("sheet.png"), visemes = dir.appendingPathComponent("visemes.png")
+        let generated = try lipsync("generate", "--text", "Мама мыла раму.", "--engine", "viseme", "-o", video.path,
+                                    "--timeline", timeline.path, "--avatar-cache", dir.appendingPathComponent("avatars").path)
+        try #require(generated.status == 0, "\(generated.stderr)")
+        #expect(generated.stdout.contains("timeline:"))
+        let drawn = try lipsync("sheet", video.path, "--timeline", timeline.path, "-o", sheet.path, "--rate", "5",
+                                "--columns", "4", "--tile", "100", "--avatar-cache", dir.appendingPathComponent("avatars").path)
+        try #require(drawn.status == 0, "\(drawn.stderr)")
+        // Every fifth frame of the 25 fps video.
+        let words = generated.stdout.split(separator: "\n").first { $0.hasPrefix("wrote") }?.split(separator: " ") ?? []
+        let position = try #require(words.firstIndex(of: "frames"))
+        let frames = try #require(Int(words[position - 1]))
+        #expect(drawn.stdout.contains("\((frames + 4) / 5) tiles"), "\(drawn.stdout) for \(frames) frames")
+        func size(_ url: URL) throws -> String {
+            try ProcessRunner.run(URL(fileURLWithPath: "/usr/bin/ffprobe"), ["-v", "error", "-show_entries", "stream=width,height",
+                                                                              "-of", "csv=p=0", url.path]).stdout
+                .trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        #expect(try size(sheet).hasPrefix("\(4 * 104 + 4),"))
+        let poses = try lipsync("sheet", "--visemes", "-o", visemes.path, "--columns", "5", "--tile", "120",
+                                "--avatar-cache", dir.appendingPathComponent("avatars").path)
+        try #require(poses.status == 0, "\(poses.stderr)")
+        #expect(poses.stdout.contains("10 tiles"))
+        #expect(try size(visemes).hasPrefix("\(5 * 124 + 4),"))
+        #expect(try lipsync("sheet", "-o", sheet.path).status != 0, "neither a video nor --visemes")
+    }
+
     @Test func melWritesANumpyArrayThatNumpyReads() throws {
         let dir = try Repository.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }

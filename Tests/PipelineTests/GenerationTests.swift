@@ -14,6 +14,8 @@ import TestSupport
 enum Fixtures {
     static let assets = Repository.root.appendingPathComponent(".cache/assets")
     static let astronaut = assets.appendingPathComponent("astronaut.png")
+    /// A closed-mouth portrait (scripts/setup.sh extracts it from matplotlib's wheel).
+    static let closedMouth = assets.appendingPathComponent("grace_hopper.jpg")
     static let tinyModel = Repository.root.appendingPathComponent(".cache/models/wav2lip_tiny.onnx")
     static var runtime: InferenceRuntime { get throws { try InferenceRuntime.shared.get() } }
 

@@ -1,29 +1,54 @@
 import Foundation
 
-/// The mouth pose of one video frame.
+/// The mouth pose of one video frame: how far the jaw is open and what the lips do.
 package struct MouthShape: Sendable, Equatable {
     /// Jaw opening: 0 is the avatar's rest pose (lips as in the picture), 1 is wide open.
     package var open: Double
     /// Lip width relative to rest: below 1 rounds the lips (o, u), above 1 spreads them (i).
     package var width: Double
+    /// Lips pushed forward (0...1): thicker, and the opening shrinks to a small round one.
+    package var round: Double
+    /// Lips pressed together (0...1): they meet even where the picture shows a gap, and flatten.
+    package var press: Double
+    /// Lower lip tucked under the upper teeth (0...1), as in f and v.
+    package var tuck: Double
+    /// How much of the tongue shows in an open mouth (0...1).
+    package var tongue: Double
+
+    package init(open: Double, width: Double, round: Double = 0, press: Double = 0, tuck: Double = 0, tongue: Double = 0) {
+        self.open = open
+        self.width = width
+        self.round = round
+        self.press = press
+        self.tuck = tuck
+        self.tongue = tongue
+    }
 
     package static let rest = MouthShape(open: 0, width: 1)
+
+    /// True when the pose is the picture itself.
+    var isRest: Bool {
+        open < 0.001 && abs(width - 1) < 0.001 && round < 0.001 && press < 0.001 && tuck < 0.001
+    }
 }
 
 /// Mouth shapes (visemes) of speech sounds, from espeak-ng's IPA phoneme names.
 package enum Viseme: Sendable, Equatable, CaseIterable {
-    case rest, bilabial, labiodental, consonant, sibilant, openVowel, midVowel, spreadVowel, roundedVowel
+    case rest, bilabial, labiodental, consonant, sibilant, postalveolar, openVowel, midVowel, spreadVowel, roundedVowel
 
     package var shape: MouthShape {
         switch self {
-        case .rest, .bilabial: return MouthShape(open: 0, width: 1)
-        case .labiodental: return MouthShape(open: 0.12, width: 1)
-        case .consonant: return MouthShape(open: 0.3, width: 1)
-        case .sibilant: return MouthShape(open: 0.15, width: 1.06)
-        case .openVowel: return MouthShape(open: 1, width: 1)
-        case .midVowel: return MouthShape(open: 0.62, width: 1.04)
-        case .spreadVowel: return MouthShape(open: 0.35, width: 1.06)
-        case .roundedVowel: return MouthShape(open: 0.55, width: 0.88)
+        case .rest: return MouthShape(open: 0, width: 1)
+        case .bilabial: return MouthShape(open: 0, width: 0.98, press: 1)
+        case .labiodental: return MouthShape(open: 0.1, width: 1, tuck: 1)
+        case .consonant: return MouthShape(open: 0.3, width: 1, tongue: 0.4)
+        case .sibilant: return MouthShape(open: 0.12, width: 1.05)
+        // sh, zh, ch, j: teeth close, lips pushed forward.
+        case .postalveolar: return MouthShape(open: 0.15, width: 0.92, round: 0.5)
+        case .openVowel: return MouthShape(open: 1, width: 1, tongue: 0.8)
+        case .midVowel: return MouthShape(open: 0.6, width: 1.08, tongue: 0.5)
+        case .spreadVowel: return MouthShape(open: 0.3, width: 1.18, tongue: 0.5)
+        case .roundedVowel: return MouthShape(open: 0.4, width: 0.72, round: 1, tongue: 0.2)
         }
     }
 
@@ -32,15 +57,18 @@ package enum Viseme: Sendable, Equatable, CaseIterable {
         let letters = phoneme.unicodeScalars.filter { !"ˈˌːˑ'\u{2C8}\u{2CC}\u{2D0}_".unicodeScalars.contains($0) }
         guard let first = letters.first else { return .rest }
         let text = String(String.UnicodeScalarView(letters))
-        if text.hasPrefix("tʃ") || text.hasPrefix("dʒ") || text.hasPrefix("ts") || text.hasPrefix("tɕ") { return .sibilant }
+        if text.hasPrefix("tʃ") || text.hasPrefix("dʒ") { return .postalveolar }
+        if text.hasPrefix("ts") || text.hasPrefix("tɕ") { return .sibilant }
         switch first {
         case "p", "b", "m", "ɸ", "β": return .bilabial
         case "f", "v", "ʋ": return .labiodental
-        case "s", "z", "ʃ", "ʒ", "ɕ", "ʑ", "ʂ", "ʐ", "θ", "ð": return .sibilant
+        case "ʃ", "ʒ", "ʂ", "ʐ": return .postalveolar
+        case "s", "z", "ɕ", "ʑ", "θ", "ð": return .sibilant
         case "a", "ɑ", "æ", "ɐ", "ʌ", "ä", "ɒ", "ɶ": return .openVowel
         case "e", "ɛ", "ə", "ɜ", "ɘ", "ɤ", "ɚ", "ɝ": return .midVowel
-        case "i", "ɪ", "ɨ", "ɯ", "j", "ʲ": return .spreadVowel
-        case "o", "ɔ", "u", "ʊ", "ɵ", "ø", "œ", "y", "ʏ", "w", "ʉ": return .roundedVowel
+        // espeak-ng names the Russian ы "y" (unrounded), so "y" counts as spread here.
+        case "i", "ɪ", "ɨ", "ɯ", "j", "ʲ", "y": return .spreadVowel
+        case "o", "ɔ", "u", "ʊ", "ɵ", "ø", "œ", "ʏ", "w", "ʉ": return .roundedVowel
         default: return .consonant
         }
     }
@@ -48,13 +76,16 @@ package enum Viseme: Sendable, Equatable, CaseIterable {
 
 /// Mouth shapes for every video frame of an utterance, with coarticulation: targets per phoneme are
 /// smoothed over ~30 ms (no flapping on short sounds), sampled 10 ms ahead (the mouth moves before the
-/// sound is heard), closed on p/b/m and gated by loudness so silences stay closed.
+/// sound is heard), closed on p/b/m and gated by loudness so silences stay closed. Lip rounding is
+/// smoothed wider and starts earlier: speakers round their lips through the consonants before an o or u.
 package struct MouthTrack: Sendable {
     package let shapes: [MouthShape]
 
     package static let step = 0.005
     package static let smoothing = 0.032
     package static let anticipation = 0.01
+    static let roundingSmoothing = 0.05
+    static let roundingAnticipation = 0.04
 
     /// What a track is computed from: the measurements of `SpeechCues`, before the cues object exists
     /// (the cues compute their track when they are made).
@@ -83,33 +114,45 @@ package struct MouthTrack: Sendable {
     static func frameTime(_ frame: Int, fps: Double) -> Double { (Double(frame) + 0.5) / fps }
 
     private static func fromPhonemes(_ phonemes: [SpeechCues.Phoneme], cues: Source, frameCount: Int) -> [MouthShape] {
-        // Piecewise-constant targets on a fine grid, then a Gaussian blur.
+        // Piecewise-constant targets per channel on a fine grid, then a Gaussian blur.
         let length = Int((max(cues.duration, Double(frameCount) / cues.fps) + 0.5) / step) + 1
-        var open = [Double](repeating: 0, count: length), width = [Double](repeating: 1, count: length)
+        let rest = MouthShape.rest
+        let channels: [WritableKeyPath<MouthShape, Double>] = [\.open, \.width, \.round, \.press, \.tuck, \.tongue]
+        var targets = channels.map { [Double](repeating: rest[keyPath: $0], count: length) }
         for phoneme in phonemes {
             let shape = Viseme.of(phoneme.name).shape
             let lower = max(0, Int(phoneme.start / step)), upper = min(length, Int(phoneme.end / step))
             guard lower < upper else { continue }
-            for index in lower..<upper {
-                open[index] = shape.open
-                width[index] = shape.width
+            for (channel, path) in channels.enumerated() {
+                for index in lower..<upper { targets[channel][index] = shape[keyPath: path] }
             }
         }
-        open = gaussianBlur(open, sigma: smoothing / step)
-        width = gaussianBlur(width, sigma: smoothing / step)
+        for (channel, path) in channels.enumerated() {
+            targets[channel] = gaussianBlur(targets[channel], sigma: (path == \.round ? roundingSmoothing : smoothing) / step)
+        }
 
         var shapes = gate((0..<frameCount).map { frame -> MouthShape in
-            let index = min(length - 1, Int((frameTime(frame, fps: cues.fps) + anticipation) / step))
-            return MouthShape(open: open[index], width: width[index])
+            var shape = rest
+            for (channel, path) in channels.enumerated() {
+                let lead = path == \.round ? roundingAnticipation : anticipation
+                let index = min(length - 1, Int((frameTime(frame, fps: cues.fps) + lead) / step))
+                shape[keyPath: path] = targets[channel][index]
+            }
+            return shape
         }, cues: cues)
-        // Lips meet on p/b/m: every frame inside one, or the frame nearest a short one, is closed.
+        // Lips meet on p/b/m: every frame inside one, or the frame nearest a short one, is closed and pressed.
         for phoneme in phonemes where Viseme.of(phoneme.name) == .bilabial {
             let middle = (phoneme.start + phoneme.end) / 2
             let nearest = min(frameCount - 1, max(0, Int((middle * cues.fps).rounded(.down))))
-            shapes[nearest].open = 0
+            var closed = [nearest]
             for frame in 0..<frameCount {
                 let time = frameTime(frame, fps: cues.fps)
-                if time >= phoneme.start && time < phoneme.end { shapes[frame].open = 0 }
+                if time >= phoneme.start && time < phoneme.end { closed.append(frame) }
+            }
+            for frame in closed {
+                shapes[frame].open = 0
+                shapes[frame].press = max(shapes[frame].press, 0.8)
+                shapes[frame].tuck = 0
             }
         }
         return shapes
@@ -118,17 +161,22 @@ package struct MouthTrack: Sendable {
     private static func fromAudio(_ cues: Source, frameCount: Int) -> [MouthShape] {
         let open = gaussianBlur(cues.loudness.map { smoothstep(0.08, 0.9, Double($0)) }, sigma: 1)
         let width = gaussianBlur(cues.brightness.map { 0.85 + 0.3 * Double($0) }, sigma: 1)
-        return gate((0..<frameCount).map { MouthShape(open: open[$0], width: width[$0]) }, cues: cues)
+        return gate((0..<frameCount).map { frame in
+            MouthShape(open: open[frame], width: width[frame], round: max(0, min(1, (1 - width[frame]) / 0.15)),
+                       tongue: 0.5 * open[frame])
+        }, cues: cues)
     }
 
     /// Closes the mouth where the audio is quiet (pauses, silences of any length), and lets loudness set
-    /// half of the opening: speakers open the jaw wider on loud syllables, whatever the vowel.
+    /// half of the opening: speakers open the jaw wider on loud syllables, whatever the vowel. Pressing
+    /// and tucking the lips are not gated: the closure of a p or the friction of an f is quiet.
     private static func gate(_ shapes: [MouthShape], cues: Source) -> [MouthShape] {
         shapes.enumerated().map { frame, shape in
             let loudness = Double(cues.loudness[min(frame, cues.loudness.count - 1)])
             let gate = smoothstep(0.05, 0.3, loudness)
             let open = gate * (0.5 * shape.open + 0.5 * smoothstep(0.05, 1, loudness))
-            return MouthShape(open: max(0, min(1, open)), width: 1 + (shape.width - 1) * gate)
+            return MouthShape(open: max(0, min(1, open)), width: 1 + (shape.width - 1) * gate, round: shape.round * gate,
+                              press: shape.press, tuck: shape.tuck, tongue: shape.tongue * gate)
         }
     }
 

@@ -16,11 +16,19 @@ package final class VisemeEngine: LipSyncEngine, Sendable {
     package func render(_ batch: LipSyncBatch) async throws -> [RGBImage] {
         guard let cues = batch.cues else { throw LipSyncError.badInput("the viseme engine needs the speech cues of the utterance") }
         guard batch.landmarks.count == batch.count else { throw LipSyncError.badInput("the viseme engine needs face landmarks") }
-        let track = cues.mouth
-        return (0..<batch.count).map { item in
-            let frame = batch.frames[item]
-            let shape = frame < track.shapes.count ? track.shapes[frame] : .rest
-            return warp.render(batch.faces[item], landmarks: batch.landmarks[item], shape: shape)
+        let track = cues.mouth, warp = self.warp
+        // Frames are independent: render them side by side (the warp is all arithmetic, no waiting).
+        return await withTaskGroup(of: (Int, RGBImage).self) { group in
+            for item in 0..<batch.count {
+                group.addTask {
+                    let frame = batch.frames[item]
+                    let shape = frame < track.shapes.count ? track.shapes[frame] : .rest
+                    return (item, warp.render(batch.faces[item], landmarks: batch.landmarks[item], shape: shape))
+                }
+            }
+            var patches = batch.faces
+            for await (item, patch) in group { patches[item] = patch }
+            return patches
         }
     }
 }
