@@ -92,12 +92,7 @@ package final class Generator: Sendable {
         timings.encoding = busy.sink + encodingTail
         timings.total = total.seconds
         progress?(GenerationProgress(stage: "done", framesDone: written, framesTotal: audio.frameCount))
-        let url: URL?
-        switch output {
-        case .file(let file), .fileWithHLS(let file, _): url = file
-        case .stream: url = nil
-        }
-        return GenerationResult(output: url, frameCount: written, fps: options.fps, audioDuration: audio.duration,
+        return GenerationResult(output: output.file, frameCount: written, fps: options.fps, audioDuration: audio.duration,
                                 engine: Set(workers.map(\.name)).sorted().joined(separator: "+"), precision: workers.first?.precision,
                                 avatarCached: cached, timings: timings, cues: audio.cues,
                                 framesInferred: busy.inferred, framesReused: busy.reused)
@@ -129,6 +124,14 @@ package enum VideoOutput: Sendable {
     /// A fragmented MP4, handed to the sink as it is encoded (init segment first, then keyframe-aligned
     /// fragments). A sink that throws (the client left) stops the generation.
     case stream(@Sendable (Data) async throws -> Void)
+
+    /// The MP4 file written, if any.
+    package var file: URL? {
+        switch self {
+        case .file(let url), .fileWithHLS(let url, _): return url
+        case .stream: return nil
+        }
+    }
 }
 
 /// The frames of a generation, rendered by one worker or dealt out in fragments to several, and handed

@@ -16,7 +16,8 @@ package protocol LipSyncBackend: Sendable {
     /// Checks a request completely and decides how it renders; throws for bad input. Nothing runs yet.
     func plan(_ request: GenerateRequest, mode: GenerationMode, avatar: URL) async throws -> Plan
     /// Renders to `output` (an MP4 file, a file with a live HLS playlist, or a stream of fragmented MP4
-    /// bytes), reporting progress; removes any partial file when it fails. Streamed and HLS outputs of a
+    /// bytes), reporting progress. Partial files of a failed render are removed by the service, which owns
+    /// the video store. Streamed and HLS outputs of a
     /// parallel plan deal 1 s fragments to the workers in turn; a parallel file joins chunks with concat.
     func render(_ plan: Plan, to output: VideoOutput, progress: @escaping ProgressHandler) async throws -> RenderOutcome
     /// Face analysis of an uploaded avatar (cached, so the first generation with it starts at once).

@@ -127,31 +127,20 @@ package final class PipelineBackend: LipSyncBackend {
     package func render(_ plan: Plan, to output: VideoOutput, progress: @escaping ProgressHandler) async throws -> RenderOutcome {
         let generator = Generator(synthesizer: synthesizer, avatars: avatars)
         let options = GenerationOptions(fps: configuration.fps, avatar: plan.framing, paste: plan.paste)
-        do {
-            switch (output, plan.workers) {
-            case (.file(let url), let workers?):
-                let (result, report) = try await ParallelGenerator(generator: generator).generate(
-                    .text(plan.speech), avatar: plan.avatar, engines: workers.engines, output: url, options: options,
-                    parallel: engines.parallelOptions(workers, chunks: plan.chunks), progress: progress)
-                return Self.outcome(result, parallel: report)
-            case (_, let workers?):
-                let result = try await generator.generate(.text(plan.speech), avatar: plan.avatar, workers: engines.fragmentWorkers(workers),
-                                                          to: output, options: options, progress: progress)
-                return Self.outcome(result, parallel: nil)
-            case (_, nil):
-                let result = try await generator.generate(.text(plan.speech), avatar: plan.avatar, workers: [plan.engine], to: output,
-                                                          options: options, progress: progress)
-                return Self.outcome(result, parallel: nil)
-            }
-        } catch {
-            switch output {
-            case .file(let url): try? FileManager.default.removeItem(at: url)
-            case .fileWithHLS(let url, let directory):
-                try? FileManager.default.removeItem(at: url)
-                try? FileManager.default.removeItem(at: directory)
-            case .stream: break
-            }
-            throw error
+        switch (output, plan.workers) {
+        case (.file(let url), let workers?):
+            let (result, report) = try await ParallelGenerator(generator: generator).generate(
+                .text(plan.speech), avatar: plan.avatar, engines: workers.engines, output: url, options: options,
+                parallel: engines.parallelOptions(workers, chunks: plan.chunks), progress: progress)
+            return Self.outcome(result, parallel: report)
+        case (_, let workers?):
+            let result = try await generator.generate(.text(plan.speech), avatar: plan.avatar, workers: engines.fragmentWorkers(workers),
+                                                      to: output, options: options, progress: progress)
+            return Self.outcome(result, parallel: nil)
+        case (_, nil):
+            let result = try await generator.generate(.text(plan.speech), avatar: plan.avatar, workers: [plan.engine], to: output,
+                                                      options: options, progress: progress)
+            return Self.outcome(result, parallel: nil)
         }
     }
 

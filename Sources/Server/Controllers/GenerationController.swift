@@ -2,6 +2,8 @@ import AsyncAlgorithms
 import Foundation
 import HTTPTypes
 import Hummingbird
+import Logging
+import NIOCore
 
 extension HTTPField.Name {
     static func timing(_ stage: String) -> HTTPField.Name { HTTPField.Name("X-Timing-\(stage)")! }
@@ -33,38 +35,40 @@ struct GenerationController<Backend: LipSyncBackend> {
             let body = try await decodeGenerateRequest(request, limit: service.configuration.maxJSONBytes)
             let (mode, run) = try await service.admitStream(body)
             // Checked and admitted: from here the answer is 200 and the body is the fragmented MP4 as it is
-            // encoded. A client that leaves makes a write fail, which stops the generation.
-            let logger = context.logger
-            let channel = context.channel
+            // encoded.
             return Response(status: .ok, headers: [.contentType: "video/mp4", .cacheControl: "no-store", .mode: mode.rawValue],
-                            body: ResponseBody { writer in
-                                // The generation hands fragments over a channel; this task owns the writer.
-                                let fragments = AsyncThrowingChannel<Data, Error>()
-                                try await withThrowingTaskGroup(of: Void.self) { group in
-                                    group.addTask {
-                                        do {
-                                            // Cancelled as soon as the client leaves, not at the next failed write.
-                                            _ = try await DisconnectWatcher.cancellingOnDisconnect(channel) {
-                                                try await run { data in await fragments.send(data) }
-                                            }
-                                            fragments.finish()
-                                        } catch {
-                                            let failure = ServiceError(mapping: error)
-                                            if failure.isServerFault { logger.error("stream failed: \(String(reflecting: error))") }
-                                            fragments.fail(error)
-                                        }
-                                    }
-                                    // A failed write ends this loop too; leaving the group cancels the generation.
-                                    for try await data in fragments {
-                                        try await writer.write(ByteBuffer(bytes: data))
-                                    }
-                                    try await group.waitForAll()
-                                }
-                                try await writer.finish(nil)
-                            })
+                            body: streamedBody(run, channel: context.channel, logger: context.logger))
         }
         router.get("/api/videos/:id") { _, context in
             try await video(context.parameters.get("id") ?? "", summary: nil, context: context)
+        }
+    }
+
+    /// The body of a streamed generation: the generation hands fragments over a channel to the task that
+    /// owns the writer. It is cancelled as soon as the client leaves (`DisconnectWatcher`), or when a
+    /// write fails: leaving the task group cancels it.
+    func streamedBody(_ run: @escaping @Sendable (@escaping @Sendable (Data) async throws -> Void) async throws -> GenerationSummary,
+                      channel: any Channel, logger: Logger) -> ResponseBody {
+        ResponseBody { writer in
+            let fragments = AsyncThrowingChannel<Data, Error>()
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    do {
+                        _ = try await DisconnectWatcher.cancellingOnDisconnect(channel) {
+                            try await run { data in await fragments.send(data) }
+                        }
+                        fragments.finish()
+                    } catch {
+                        if ServiceError(mapping: error).isServerFault { logger.error("stream failed: \(String(reflecting: error))") }
+                        fragments.fail(error)
+                    }
+                }
+                for try await data in fragments {
+                    try await writer.write(ByteBuffer(bytes: data))
+                }
+                try await group.waitForAll()
+            }
+            try await writer.finish(nil)
         }
     }
 

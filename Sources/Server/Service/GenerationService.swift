@@ -109,11 +109,7 @@ package final class GenerationService<Backend: LipSyncBackend>: Sendable {
         let streamed = request.stream ?? (mode == .regular)
         let output: VideoOutput = streamed ? .fileWithHLS(videos.destination(for: id), hlsDirectory: videos.hlsDirectory(for: id))
                                            : .file(videos.destination(for: id))
-        var job = jobs.create(id: id, mode: mode)
-        if streamed {
-            job.streamUrl = "/api/jobs/\(id)/\(EncoderDestination.playlistName)"
-            jobs.update(id) { $0.streamUrl = job.streamUrl }
-        }
+        let job = jobs.create(id: id, mode: mode, streamUrl: streamed ? "/api/jobs/\(id)/\(EncoderDestination.playlistName)" : nil)
         let accepted = runner.submit { [self] in
             do {
                 let summary = try await render(plan, admission: admission, mode: mode, id: id, output: output) { progress in

@@ -7,8 +7,9 @@ final class JobStore: @unchecked Sendable {
     private var order: [String] = []
     private let lock = NSLock()
 
-    func create(id: String, mode: GenerationMode) -> JobDTO {
-        let job = JobDTO(id: id, mode: mode, state: .queued, stage: "queued", framesDone: 0, framesTotal: 0, created: Date())
+    func create(id: String, mode: GenerationMode, streamUrl: String? = nil) -> JobDTO {
+        let job = JobDTO(id: id, mode: mode, state: .queued, stage: "queued", framesDone: 0, framesTotal: 0, created: Date(),
+                         streamUrl: streamUrl)
         lock.withLock {
             jobs[id] = job
             order.append(id)
