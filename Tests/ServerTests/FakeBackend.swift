@@ -78,11 +78,12 @@ final class FakeBackend: LipSyncBackend {
     }
 }
 
-/// Holds renders until opened (open by default).
+/// Holds renders until opened (open by default), or until the waiting task is cancelled.
 final class Gate: @unchecked Sendable {
     private let lock = NSLock()
     private var closed = false
-    private var waiting: [CheckedContinuation<Void, Never>] = []
+    private var waiting: [UUID: CheckedContinuation<Void, Never>] = [:]
+    private var cancelled: Set<UUID> = []
 
     func close() { lock.withLock { closed = true } }
 
@@ -90,18 +91,28 @@ final class Gate: @unchecked Sendable {
         let resumed = lock.withLock { () -> [CheckedContinuation<Void, Never>] in
             closed = false
             defer { waiting.removeAll() }
-            return waiting
+            return Array(waiting.values)
         }
         resumed.forEach { $0.resume() }
     }
 
     func pass() async throws {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let now = lock.withLock { () -> Bool in
-                if closed { waiting.append(continuation) }
-                return !closed
+        let id = UUID()
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let now = lock.withLock { () -> Bool in
+                    guard closed, !cancelled.contains(id) else { return true }
+                    waiting[id] = continuation
+                    return false
+                }
+                if now { continuation.resume() }
             }
-            if now { continuation.resume() }
+        } onCancel: {
+            let waiter = lock.withLock { () -> CheckedContinuation<Void, Never>? in
+                cancelled.insert(id)
+                return waiting.removeValue(forKey: id)
+            }
+            waiter?.resume()
         }
         try Task.checkCancellation()
     }
