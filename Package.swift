@@ -29,8 +29,8 @@ let package = Package(
         // OpenVINO's C API from the PyPI wheel; scripts/setup.sh writes its openvino-c.pc.
         .systemLibrary(name: "COpenVINO", pkgConfig: "openvino-c"),
 
-        // Stage: text -> PCM + phoneme/word timeline.
-        .target(name: "SpeechSynthesis", dependencies: ["CEspeakNG"]),
+        // Stage: text -> PCM + phoneme/word timeline: espeak-ng, Piper voices (over Inference), Festival (a process).
+        .target(name: "SpeechSynthesis", dependencies: ["CEspeakNG", "Inference", "AudioFeatures", "Media"]),
         // Stage: resampling, WAV I/O, Wav2Lip-exact mel spectrogram and per-frame windows.
         .target(name: "AudioFeatures", dependencies: ["CFFTW", "CSoxr"]),
         // Neural inference: compiled models and infer-request pools over OpenVINO.

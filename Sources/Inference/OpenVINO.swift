@@ -19,15 +19,42 @@ package struct InferenceError: Error, CustomStringConvertible, Equatable {
     }
 }
 
-/// A dense float32 tensor in row-major order.
+/// A dense tensor in row-major order: float32 (images, audio, features) or int64 (token ids, lengths).
 package struct Tensor: Sendable, Equatable {
+    package enum Elements: Sendable, Equatable {
+        case f32([Float])
+        case i64([Int64])
+    }
+
     package var shape: [Int]
-    package var values: [Float]
+    package var elements: Elements
 
     package init(shape: [Int], values: [Float]) {
         precondition(shape.reduce(1, *) == values.count, "shape \(shape) does not hold \(values.count) values")
         self.shape = shape
-        self.values = values
+        elements = .f32(values)
+    }
+
+    package init(shape: [Int], int64 values: [Int64]) {
+        precondition(shape.reduce(1, *) == values.count, "shape \(shape) does not hold \(values.count) values")
+        self.shape = shape
+        elements = .i64(values)
+    }
+
+    /// The elements as float32 (integers converted).
+    package var values: [Float] {
+        switch elements {
+        case .f32(let values): return values
+        case .i64(let values): return values.map(Float.init)
+        }
+    }
+
+    /// OpenVINO's short name of the element type.
+    package var elementType: String {
+        switch elements {
+        case .f32: return "f32"
+        case .i64: return "i64"
+        }
     }
 }
 
@@ -165,10 +192,26 @@ package final class InferenceRuntime: @unchecked Sendable {
         var read: OpaquePointer?
         try InferenceError.check(ov_core_read_model(core, url.path, nil, &read), "reading \(url.lastPathComponent)")
         defer { ov_model_free(read) }
-        if let batch = options.batchSize {
-            try Self.fixBatch(read!, to: batch, file: url.lastPathComponent)
+        return try compile(read!, file: url, options: options)
+    }
+
+    /// Compiles an ONNX model held in memory (one edited on loading, such as a voice given an extra
+    /// output); `file` names it in messages.
+    package func compile(onnx data: Data, file: URL, options: CompileOptions = CompileOptions()) throws -> CompiledModel {
+        var read: OpaquePointer?
+        let status = data.withUnsafeBytes { bytes in
+            ov_core_read_model_from_memory_buffer(core, bytes.baseAddress!.assumingMemoryBound(to: CChar.self), bytes.count, nil, &read)
         }
-        let converted = try Self.floatPorts(read!, file: url.lastPathComponent)
+        try InferenceError.check(status, "reading \(file.lastPathComponent)")
+        defer { ov_model_free(read) }
+        return try compile(read!, file: file, options: options)
+    }
+
+    private func compile(_ read: OpaquePointer, file url: URL, options: CompileOptions) throws -> CompiledModel {
+        if let batch = options.batchSize {
+            try Self.fixBatch(read, to: batch, file: url.lastPathComponent)
+        }
+        let converted = try Self.floatPorts(read, file: url.lastPathComponent)
         defer { if let converted { ov_model_free(converted) } }
         let model = converted ?? read
 
@@ -200,16 +243,17 @@ package final class InferenceRuntime: @unchecked Sendable {
     private static func floatPorts(_ model: OpaquePointer, file: String) throws -> OpaquePointer? {
         let inputs = try readPorts(of: model, count: ov_model_inputs_size, port: ov_model_const_input_by_index)
         let outputs = try readPorts(of: model, count: ov_model_outputs_size, port: ov_model_const_output_by_index)
+        // Integer ids and lengths (int64) pass as they are; other floating-point types are converted.
         let convertible: Set<String> = ["f16", "bf16", "f64"]
         for (role, port) in inputs.map({ ("input", $0) }) + outputs.map({ ("output", $0) })
-        where port.elementType != "f32" && !convertible.contains(port.elementType) {
-            throw InferenceError("\(role) \(port.name) of \(file) is \(port.elementType); only floating-point inputs and outputs (f32, f16, bf16, f64) are supported")
+        where port.elementType != "f32" && port.elementType != "i64" && !convertible.contains(port.elementType) {
+            throw InferenceError("\(role) \(port.name) of \(file) is \(port.elementType); supported: f32, i64, and f16, bf16, f64 (converted to f32)")
         }
-        guard (inputs + outputs).contains(where: { $0.elementType != "f32" }) else { return nil }
+        guard (inputs + outputs).contains(where: { convertible.contains($0.elementType) }) else { return nil }
         var processor: OpaquePointer?
         try InferenceError.check(ov_preprocess_prepostprocessor_create(model, &processor), "preparing type conversion for \(file)")
         defer { ov_preprocess_prepostprocessor_free(processor) }
-        for (index, port) in inputs.enumerated() where port.elementType != "f32" {
+        for (index, port) in inputs.enumerated() where convertible.contains(port.elementType) {
             var info: OpaquePointer?, tensor: OpaquePointer?
             try InferenceError.check(ov_preprocess_prepostprocessor_get_input_info_by_index(processor, index, &info), "converting input \(port.name) of \(file)")
             defer { ov_preprocess_input_info_free(info) }
@@ -217,7 +261,7 @@ package final class InferenceRuntime: @unchecked Sendable {
             defer { ov_preprocess_input_tensor_info_free(tensor) }
             try InferenceError.check(ov_preprocess_input_tensor_info_set_element_type(tensor, F32), "converting input \(port.name) of \(file) to f32")
         }
-        for (index, port) in outputs.enumerated() where port.elementType != "f32" {
+        for (index, port) in outputs.enumerated() where convertible.contains(port.elementType) {
             var info: OpaquePointer?, tensor: OpaquePointer?
             try InferenceError.check(ov_preprocess_prepostprocessor_get_output_info_by_index(processor, index, &info), "converting output \(port.name) of \(file)")
             defer { ov_preprocess_output_info_free(info) }

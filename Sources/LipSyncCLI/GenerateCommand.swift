@@ -158,11 +158,12 @@ struct GenerateCommand: AsyncParsableCommand {
             source = .audioFile(URL(fileURLWithPath: audio))
         } else {
             let text = try textInput.resolve()
-            source = .text(SpeechRequest(text: text, language: speech.language, voice: speech.voice, wordsPerMinute: speech.rate))
+            source = .text(speech.request(text))
         }
         let runtime = try InferenceRuntime.shared.get()
         let engines = try EngineSet(catalog: models.catalog, policy: policy, runtime: runtime, loadsOnDemand: true)
-        let synthesizer = try EspeakSynthesizer(limits: SpeechLimits(maxCharacters: speech.maxCharacters))
+        let synthesizer = try await speech.catalog()
+        if case .text(let request) = source { _ = try synthesizer.choose(request) }  // bad text, language or voice: before any work
         let generator = Generator(synthesizer: synthesizer, avatars: avatarOptions.locations.store(runtime: runtime))
         let bar = ProgressBar()
         let destination = URL(fileURLWithPath: output)

@@ -16,6 +16,7 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Address to listen on (default 0.0.0.0).") var host: String?
     @Option(help: "Port to listen on (default 3000).") var port: String?
     @Option(help: "Folder with wav2lip.onnx / wav2lip_gan.onnx (default: models/ in the project).") var models: String?
+    @Option(help: "Folder with Piper voices, NAME.onnx + NAME.onnx.json (default: voices/ in the project; the bundled .cache/voices are always found).") var voices: String?
     @Option(help: "Default avatar image or video (default: the bundled astronaut.png).") var avatar: String?
     @Option(help: "Folder for videos, uploaded avatars and temporary files (default: .cache/data in the project).") var dataDir: String?
     @Option(help: "Generations running at once (default 1).") var maxJobs: String?
@@ -29,7 +30,7 @@ struct ServeCommand: AsyncParsableCommand {
 
     var given: [ServerSetting: String] {
         let values: [(ServerSetting, String?)] = [
-            (.host, host), (.port, port), (.models, models), (.avatar, avatar), (.dataDir, dataDir), (.maxJobs, maxJobs),
+            (.host, host), (.port, port), (.models, models), (.voices, voices), (.avatar, avatar), (.dataDir, dataDir), (.maxJobs, maxJobs),
             (.maxQueue, maxQueue), (.maxCharacters, maxCharacters), (.maxUploadMB, maxUploadMb), (.videoLifetime, videoLifetime),
             (.workers, workers), (.drainTimeout, drainTimeout), (.precision, precision),
         ]

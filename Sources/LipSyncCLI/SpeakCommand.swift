@@ -22,12 +22,15 @@ struct SpeakCommand: AsyncParsableCommand {
     var timeline: String?
 
     func run() async throws {
-        let request = SpeechRequest(text: try text.resolve(), language: speech.language,
-                                    voice: speech.voice, wordsPerMinute: speech.rate)
-        let synthesizer = try EspeakSynthesizer(limits: SpeechLimits(maxCharacters: speech.maxCharacters))
+        let request = speech.request(try text.resolve())
+        let catalog = try await speech.catalog()
+        let choice = try catalog.choose(request)
         let clock = ContinuousClock()
-        let start = clock.now
-        let speechResult = try await synthesizer.synthesize(request)
+        var start = clock.now
+        try await catalog.load(choice.voice.id)
+        let loading = clock.now - start
+        start = clock.now
+        let speechResult = try await catalog.synthesize(request, choice: choice)
         let elapsed = clock.now - start
 
         var audio = AudioBuffer(samples: speechResult.samples, sampleRate: speechResult.sampleRate)
@@ -39,8 +42,9 @@ struct SpeakCommand: AsyncParsableCommand {
 
         let seconds = elapsed.seconds
         let duration = speechResult.duration
+        print("voice: \(choice.voice.id)\(choice.variant.map { " (variant \($0))" } ?? "") (loaded in \(format(loading.seconds * 1000)) ms)")
         print("wrote \(output): \(format(duration)) s of speech at \(audio.sampleRate) Hz, 16-bit mono")
-        print("synthesis: \(format(seconds * 1000)) ms (\(format(duration / max(seconds, 1e-9), digits: 0))x real time)")
+        print("synthesis: \(format(seconds * 1000)) ms (real-time factor \(format(seconds / max(duration, 1e-9), digits: 3)))")
         print("timeline: \(speechResult.words.count) words, \(speechResult.phonemes.count) phonemes, end at sample \(speechResult.timeline.last?.sample ?? 0)")
     }
 }
@@ -48,15 +52,32 @@ struct SpeakCommand: AsyncParsableCommand {
 struct VoicesCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "voices",
-        abstract: "List the languages and voice variants the speech engine offers."
+        abstract: "List the voices (id, engine, language, sample rate) and the default voice of each language."
     )
 
+    @OptionGroup var voices: VoiceFolderOptions
+
+    @Flag(help: "List every espeak-ng language too (one voice per language).")
+    var all = false
+
     func run() async throws {
-        let synthesizer = try EspeakSynthesizer()
-        for voice in await synthesizer.voices().sorted(by: { $0.languages.first ?? "" < $1.languages.first ?? "" }) {
-            print("\(voice.languages.joined(separator: ",").padding(toLength: 16, withPad: " ", startingAt: 0)) \(voice.name)")
+        let catalog = try await voices.catalog()
+        let defaults = catalog.defaults
+        print("ID".padding(toLength: 36, withPad: " ", startingAt: 0) + "ENGINE    LANGUAGE  RATE(Hz)  DEFAULT FOR")
+        var espeakHidden = 0
+        for entry in catalog.entries {
+            // espeak-ng has a voice for ~100 languages: by default only those of the seed's languages are listed.
+            if entry.engine == .espeak && !all && !["ru", "en", "en-us"].contains(entry.language) { espeakHidden += 1; continue }
+            let languages = defaults.filter { $0.value == entry.id }.keys.sorted()
+            let row = entry.id.padding(toLength: 36, withPad: " ", startingAt: 0)
+                + entry.engine.rawValue.padding(toLength: 10, withPad: " ", startingAt: 0)
+                + (entry.problem == nil ? entry.language : "-").padding(toLength: 10, withPad: " ", startingAt: 0)
+                + (entry.problem == nil ? String(entry.sampleRate) : "-").padding(toLength: 10, withPad: " ", startingAt: 0)
+            print(row + (entry.problem.map { "UNUSABLE: \($0)" } ?? languages.joined(separator: " ")))
         }
-        print("variants (--voice): \(await synthesizer.variants().joined(separator: " "))")
+        if espeakHidden > 0 { print("... and espeak/<language> for \(espeakHidden) more languages (--all lists them)") }
+        print("espeak-ng variants (--voice with any language's espeak voice): \(catalog.espeakVariants.joined(separator: " "))")
+        print("folders searched for Piper voices: \(voices.folders.map(\.path).joined(separator: ", "))")
     }
 }
 
@@ -94,7 +115,7 @@ struct SpeechOptions: ParsableArguments {
     @Option(name: .shortAndLong, help: "Language code (ru, en, ...; see `lipsync voices`).")
     var language: String = "ru"
 
-    @Option(help: "Voice variant (f3, m2, ...; see `lipsync voices`).")
+    @Option(help: "Voice id (piper/NAME, festival/NAME, espeak/LANGUAGE) or an espeak-ng variant (f3, m2, ...); default: the language's default voice (see `lipsync voices`).")
     var voice: String?
 
     @Option(help: "Speaking rate in words per minute (80-450).")
@@ -102,4 +123,32 @@ struct SpeechOptions: ParsableArguments {
 
     @Option(help: "Longest text accepted, in characters.")
     var maxCharacters: Int = SpeechLimits.default.maxCharacters
+
+    @OptionGroup var voices: VoiceFolderOptions
+
+    var request: (String) -> SpeechRequest {
+        { SpeechRequest(text: $0, language: language, voice: voice, wordsPerMinute: rate) }
+    }
+
+    /// The voice catalog (nothing loaded: a voice loads when it first speaks).
+    func catalog() async throws -> VoiceCatalog {
+        try await voices.catalog(limits: SpeechLimits(maxCharacters: maxCharacters))
+    }
+}
+
+/// Where Piper voices are found.
+struct VoiceFolderOptions: ParsableArguments {
+    @Option(name: .customLong("voices"),
+            help: "Folder of Piper voices (NAME.onnx + NAME.onnx.json; default: $LIPSYNC_VOICES or voices/). The bundled voices in .cache/voices are always found.")
+    var folder: String?
+
+    var folders: [URL] {
+        let chosen = folder ?? ProcessInfo.processInfo.environment["LIPSYNC_VOICES"]
+        return [chosen.map { URL(fileURLWithPath: $0) } ?? ProjectPaths.root.appendingPathComponent("voices"),
+                VoiceCatalog.bundledFolder(root: ProjectPaths.root)]
+    }
+
+    func catalog(limits: SpeechLimits = .default) async throws -> VoiceCatalog {
+        try await VoiceCatalog.discover(piperFolders: folders, limits: limits)
+    }
 }

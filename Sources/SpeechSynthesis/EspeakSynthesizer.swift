@@ -28,6 +28,12 @@ package final class EspeakSynthesizer: SpeechSynthesizer {
         (try? await EspeakRuntime.shared.run { runtime in runtime.languageCodes }) ?? []
     }
 
+    /// IPA phonemes of `text`, clause by clause, each with the punctuation that ended it (nil at the end
+    /// of the text): what neural voices trained on espeak-ng's phonemes (Piper) take as input.
+    package static func phonemize(_ text: String, voice: String) async throws -> [PhonemizedClause] {
+        try await EspeakRuntime.shared.run { runtime in try runtime.phonemize(text, voice: voice) }
+    }
+
     package func synthesize(_ request: SpeechRequest) async throws -> SynthesizedSpeech {
         try limits.validate(request.text)
         guard Self.rateRange.contains(request.wordsPerMinute) else {
@@ -119,6 +125,31 @@ final class EspeakRuntime: @unchecked Sendable {
         throw SpeechError.unknownLanguage(requested, available: languageCodes)
     }
 
+    func phonemize(_ text: String, voice: String) throws -> [PhonemizedClause] {
+        guard espeak_SetVoiceByName(voice) == EE_OK else {
+            throw SpeechError.engineFailure("espeak-ng has no voice '\(voice)' to phonemize with")
+        }
+        // Clauses are split here, not by espeak-ng: it reads one character past a clause's end, so the
+        // text it consumed does not tell which punctuation ended the clause.
+        return PhonemizedClause.split(text).compactMap { clause -> PhonemizedClause? in
+            var parts: [String] = []
+            let bytes = Array(clause.text.utf8) + [0]
+            bytes.withUnsafeBufferPointer { buffer in
+                var pointer: UnsafeRawPointer? = UnsafeRawPointer(buffer.baseAddress!)
+                while pointer != nil {
+                    let before = pointer
+                    if let phonemes = espeak_TextToPhonemes(&pointer, Int32(espeakCHARS_UTF8), Int32(espeakPHONEMES_IPA)) {
+                        parts.append(String(cString: phonemes).trimmingCharacters(in: .whitespaces))
+                    }
+                    if pointer == before { break }  // no progress: stop rather than loop
+                }
+            }
+            let phonemes = parts.filter { !$0.isEmpty }.joined(separator: " ")
+            guard !phonemes.isEmpty || clause.terminator != nil else { return nil }
+            return PhonemizedClause(text: clause.text, phonemes: phonemes, terminator: clause.terminator)
+        }
+    }
+
     func synthesize(_ request: SpeechRequest) throws -> SynthesizedSpeech {
         let sampleRate = try initializeIfNeeded()
         var voiceName = try resolveLanguage(request.language)
@@ -141,6 +172,49 @@ final class EspeakRuntime: @unchecked Sendable {
         guard status == EE_OK else { throw SpeechError.engineFailure("espeak_Synth returned \(status.rawValue)") }
         return collector.finish(sampleRate: sampleRate)
     }
+}
+
+/// One clause of phonemized text.
+package struct PhonemizedClause: Sendable, Equatable {
+    /// The source text of the clause, with its punctuation.
+    package var text: String
+    /// IPA, words separated by spaces, stress (ˈ ˌ) and length (ː) marks included.
+    package var phonemes: String
+    /// The punctuation that ended the clause, normalised to one of `. , ? ! ; :`; nil when none did.
+    package var terminator: Character?
+
+    /// The text cut into clauses after `. , ? ! ; :` (and dashes, ellipses), each with its punctuation
+    /// normalised; a point or comma between digits (3.5, 1,000) is part of the number.
+    static func split(_ text: String) -> [(text: String, terminator: Character?)] {
+        let characters = Array(text)
+        var clauses: [(text: String, terminator: Character?)] = [], current = ""
+        for (index, character) in characters.enumerated() {
+            current.append(character)
+            let terminator: Character?
+            switch character {
+            case ".", "…": terminator = "."
+            case "?", "!", ";", ":": terminator = character
+            case ",", "—", "–": terminator = ","
+            default: terminator = nil
+            }
+            guard let terminator else { continue }
+            let between = index > 0 && index + 1 < characters.count && characters[index - 1].isNumber && characters[index + 1].isNumber
+            if between && (character == "." || character == ",") { continue }
+            // Repeated punctuation ("?!", "...") closes one clause.
+            if current.trimmingCharacters(in: .whitespaces).count == 1, let last = clauses.indices.last {
+                clauses[last].text += current
+                current = ""
+                continue
+            }
+            clauses.append((current, terminator))
+            current = ""
+        }
+        if current.contains(where: { $0.isLetter || $0.isNumber }) { clauses.append((current, nil)) }
+        return clauses
+    }
+
+    /// True when the clause ends a sentence.
+    package var endsSentence: Bool { terminator.map { ".?!".contains($0) } ?? false }
 }
 
 /// Gathers PCM and events from espeak-ng's callback.

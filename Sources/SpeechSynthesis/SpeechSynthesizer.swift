@@ -94,6 +94,10 @@ package enum SpeechError: Error, Equatable, CustomStringConvertible {
     case unknownVoice(String, available: [String])
     case invalidRate(Int, allowed: ClosedRange<Int>)
     case engineFailure(String)
+    /// A voice file or engine that cannot be used, and why.
+    case voiceUnusable(String, String)
+    /// The requested voice does not speak the requested language.
+    case voiceLanguageMismatch(voice: String, speaks: String, requested: String)
 
     package var description: String {
         switch self {
@@ -104,11 +108,15 @@ package enum SpeechError: Error, Equatable, CustomStringConvertible {
         case .unknownLanguage(let language, let available):
             return "unknown language '\(language)'; available: \(available.joined(separator: ", "))"
         case .unknownVoice(let voice, let available):
-            return "unknown voice variant '\(voice)'; available: \(available.joined(separator: ", "))"
+            return "unknown voice '\(voice)'; available: \(available.joined(separator: ", "))"
         case .invalidRate(let rate, let allowed):
             return "rate \(rate) words/min is outside \(allowed.lowerBound)...\(allowed.upperBound)"
         case .engineFailure(let message):
             return "speech engine failed: \(message)"
+        case .voiceUnusable(let voice, let reason):
+            return "voice \(voice) cannot be used: \(reason)"
+        case .voiceLanguageMismatch(let voice, let speaks, let requested):
+            return "voice \(voice) speaks \(speaks), not '\(requested)'; leave out voice for the language's default"
         }
     }
 }

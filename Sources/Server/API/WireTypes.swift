@@ -101,14 +101,16 @@ package struct RenderOutcome: Sendable, Equatable {
     package var engine: String
     /// Inference precision (`f32`, `bf16`); nil for the viseme engine.
     package var precision: String?
+    /// The voice that spoke (`piper/en_US-joe-medium`, ...).
+    package var voice: String?
     package var avatarCached: Bool
     package var timings: TimingsDTO
     package var parallel: ParallelReportDTO?
 
-    package init(frames: Int, fps: Double, duration: Double, engine: String, precision: String? = nil, avatarCached: Bool,
-                 timings: TimingsDTO, parallel: ParallelReportDTO? = nil) {
-        (self.frames, self.fps, self.duration, self.engine, self.precision, self.avatarCached, self.timings, self.parallel) =
-            (frames, fps, duration, engine, precision, avatarCached, timings, parallel)
+    package init(frames: Int, fps: Double, duration: Double, engine: String, precision: String? = nil, voice: String? = nil,
+                 avatarCached: Bool, timings: TimingsDTO, parallel: ParallelReportDTO? = nil) {
+        (self.frames, self.fps, self.duration, self.engine, self.precision, self.voice, self.avatarCached, self.timings, self.parallel) =
+            (frames, fps, duration, engine, precision, voice, avatarCached, timings, parallel)
     }
 }
 
@@ -122,6 +124,7 @@ package struct GenerationSummary: Codable, Sendable, Equatable {
     package var duration: Double
     package var engine: String
     package var precision: String?
+    package var voice: String?
     package var avatarCached: Bool
     package var timings: TimingsDTO
     package var parallel: ParallelReportDTO?
@@ -136,6 +139,7 @@ package struct GenerationSummary: Codable, Sendable, Equatable {
         duration = outcome.duration
         engine = outcome.engine
         precision = outcome.precision
+        voice = outcome.voice
         avatarCached = outcome.avatarCached
         timings = outcome.timings
         parallel = outcome.parallel
@@ -153,6 +157,7 @@ package struct GenerationSummary: Codable, Sendable, Equatable {
         try container.encode(duration, forKey: .duration)
         try container.encode(engine, forKey: .engine)
         try container.encode(precision, forKey: .precision)
+        try container.encode(voice, forKey: .voice)
         try container.encode(avatarCached, forKey: .avatarCached)
         try container.encode(timings, forKey: .timings)
         try container.encode(parallel, forKey: .parallel)
@@ -248,14 +253,44 @@ package struct ModelList: Codable, Sendable, Equatable {
 
 /// GET /api/voices.
 package struct VoiceList: Codable, Sendable, Equatable {
+    /// Every language a request may name.
     package var languages: [String]
+    /// espeak-ng variants, accepted as `voice` (espeak-ng in the request's language).
     package var variants: [String]
     package var defaultLanguage: String
+    package var voices: [VoiceDTO]
+    /// The voice that speaks each language when a request names none.
+    package var defaults: [String: String]
 
-    package init(languages: [String], variants: [String], defaultLanguage: String) {
+    package init(languages: [String], variants: [String], defaultLanguage: String, voices: [VoiceDTO] = [], defaults: [String: String] = [:]) {
         self.languages = languages
         self.variants = variants
         self.defaultLanguage = defaultLanguage
+        self.voices = voices
+        self.defaults = defaults
+    }
+}
+
+package struct VoiceDTO: Codable, Sendable, Equatable {
+    /// `espeak/<language>`, `piper/<file stem>` or `festival/<voice>`.
+    package var id: String
+    package var engine: String
+    package var language: String
+    package var sampleRate: Int
+    /// False for a recorded voice that keeps its speaker's rate (`rate` does not change it).
+    package var adjustableRate: Bool
+    package var loaded: Bool
+    /// Why the voice cannot be used, when it cannot.
+    package var error: String?
+
+    package init(id: String, engine: String, language: String, sampleRate: Int, adjustableRate: Bool, loaded: Bool, error: String? = nil) {
+        self.id = id
+        self.engine = engine
+        self.language = language
+        self.sampleRate = sampleRate
+        self.adjustableRate = adjustableRate
+        self.loaded = loaded
+        self.error = error
     }
 }
 

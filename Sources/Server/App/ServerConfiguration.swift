@@ -1,6 +1,7 @@
 import LipSync
 import Foundation
 import Inference
+import SpeechSynthesis
 
 /// A setting of the service, given on the command line (`--max-jobs 2`), in the environment
 /// (`LIPSYNC_MAX_JOBS=2`) or left at its default: in that order of precedence, resolved in one place.
@@ -8,6 +9,7 @@ package enum ServerSetting: String, CaseIterable, Sendable {
     case host
     case port
     case models
+    case voices
     case avatar
     case dataDir = "data-dir"
     case maxJobs = "max-jobs"
@@ -29,6 +31,10 @@ package struct ServerConfiguration: Sendable, Equatable {
     package var port = 3000
     /// Folder with the Wav2Lip models (ONNX exports or .pth/.pt checkpoints).
     package var modelsDirectory: URL
+    /// Folder with Piper voices (NAME.onnx + NAME.onnx.json), searched before the bundled ones.
+    package var voicesDirectory: URL
+    /// The voices setup extracts (en_US-joe-medium), always searched.
+    package var bundledVoicesDirectory: URL?
     /// Converts checkpoints found there (once, cached); nil: checkpoints are reported as not loadable.
     package var checkpointConverter: CheckpointConverter?
     /// The avatar used when a request names none.
@@ -59,13 +65,15 @@ package struct ServerConfiguration: Sendable, Equatable {
 
     package init(modelsDirectory: URL, defaultAvatar: URL, assetsDirectory: URL, avatarCacheDirectory: URL, dataDirectory: URL) {
         self.modelsDirectory = modelsDirectory
+        voicesDirectory = modelsDirectory.deletingLastPathComponent().appendingPathComponent("voices")
         self.defaultAvatar = defaultAvatar
         self.assetsDirectory = assetsDirectory
         self.avatarCacheDirectory = avatarCacheDirectory
         self.dataDirectory = dataDirectory
     }
 
-    /// The defaults of a checkout: models/, .cache/assets, .cache/avatars, .cache/data.
+    /// The defaults of a checkout: models/, voices/ (and the bundled .cache/voices), .cache/assets,
+    /// .cache/avatars, .cache/data.
     package static func defaults(projectRoot root: URL) -> ServerConfiguration {
         var configuration = ServerConfiguration(
             modelsDirectory: root.appendingPathComponent("models"),
@@ -74,6 +82,8 @@ package struct ServerConfiguration: Sendable, Equatable {
             avatarCacheDirectory: root.appendingPathComponent(".cache/avatars"),
             dataDirectory: root.appendingPathComponent(".cache/data"))
         configuration.checkpointConverter = .project(root: root)
+        configuration.voicesDirectory = root.appendingPathComponent("voices")
+        configuration.bundledVoicesDirectory = VoiceCatalog.bundledFolder(root: root)
         return configuration
     }
 
@@ -114,6 +124,7 @@ package struct ServerConfiguration: Sendable, Equatable {
             host = value
         case .port: port = try integer(0...65_535)
         case .models: modelsDirectory = try path()
+        case .voices: voicesDirectory = try path()
         case .avatar: defaultAvatar = try path()
         case .dataDir: dataDirectory = try path()
         case .maxJobs: maxConcurrentJobs = try integer(1...64)

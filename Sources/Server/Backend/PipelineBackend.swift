@@ -8,11 +8,12 @@ import Media
 import Pipeline
 import SpeechSynthesis
 
-/// The real backend: espeak-ng speech, the engine set (Wav2Lip models compiled once, the viseme
+/// The real backend: the voice catalog (Piper, Festival, espeak-ng), the engine set (Wav2Lip models compiled once, the viseme
 /// engine), prepared avatars and the regular and parallel generators.
 package final class PipelineBackend: LipSyncBackend {
     package struct Plan: Sendable {
         var speech: SpeechRequest
+        var voice: VoiceCatalog.Choice
         var avatar: URL
         var mode: GenerationMode
         var engine: any LipSyncEngine
@@ -26,10 +27,10 @@ package final class PipelineBackend: LipSyncBackend {
 
     let configuration: ServerConfiguration
     let engines: EngineSet
-    let synthesizer: EspeakSynthesizer
     let avatars: AvatarStore
     let logger: Logger
-    private let speech = SpeechInventory()
+    /// Found and loaded in `start()`.
+    private let speech = Loaded<VoiceCatalog>()
 
     package init(configuration: ServerConfiguration, logger: Logger) throws {
         self.configuration = configuration
@@ -40,7 +41,6 @@ package final class PipelineBackend: LipSyncBackend {
         engines = try EngineSet(catalog: catalog,
                                 policy: EnginePolicy(workers: configuration.workers, precision: configuration.precision),
                                 runtime: runtime, loadsOnDemand: false)
-        synthesizer = try EspeakSynthesizer(limits: SpeechLimits(maxCharacters: configuration.maxTextCharacters))
         avatars = AvatarStore(cacheDirectory: configuration.avatarCacheDirectory, assets: configuration.assetsDirectory, runtime: runtime)
     }
 
@@ -51,7 +51,15 @@ package final class PipelineBackend: LipSyncBackend {
         for (name, reason) in failures.sorted(by: { $0.key < $1.key }) {
             logger.error("model \(name) not loaded: \(reason)")
         }
-        speech.set(languages: await synthesizer.languages(), variants: await synthesizer.variants())
+        // Voices load once (Piper models compile, Festival starts with its voice) so no request waits for them.
+        let catalog = try await VoiceCatalog.discover(piperFolders: [configuration.voicesDirectory] + [configuration.bundledVoicesDirectory].compactMap { $0 },
+                                                      limits: SpeechLimits(maxCharacters: configuration.maxTextCharacters))
+        for entry in catalog.entries { if let problem = entry.problem { logger.error("voice \(entry.id) not usable: \(problem)") } }
+        for (id, reason) in await catalog.loadAll().sorted(by: { $0.key < $1.key }) { logger.error("voice \(id) not loaded: \(reason)") }
+        speech.set(catalog)
+        let defaults = catalog.defaults
+        let chosen = ["ru", "en"].map { "\($0) → \(defaults[$0] ?? "none")" }
+        logger.info("voices: \(chosen.joined(separator: ", ")), other languages → espeak/<language>; \(catalog.entries.filter { $0.engine != .espeak }.count) non-espeak voices found")
         let abandoned = avatars.removeAbandonedStaging()
         if abandoned > 0 { logger.notice("removed \(abandoned) unfinished avatar analyses from \(avatars.cacheDirectory.path)") }
         _ = try await Generator.offPool { try avatars.prepare(defaultAvatar) }
@@ -73,20 +81,21 @@ package final class PipelineBackend: LipSyncBackend {
     }
 
     package func voices() async -> VoiceList {
-        let (languages, variants) = speech.get()
-        return VoiceList(languages: languages, variants: variants, defaultLanguage: Self.defaultLanguage)
+        guard let catalog = speech.get() else { return VoiceList(languages: [], variants: [], defaultLanguage: Self.defaultLanguage) }
+        let voices = catalog.entries.map { entry in
+            VoiceDTO(id: entry.id, engine: entry.engine.rawValue, language: entry.language, sampleRate: entry.sampleRate,
+                     adjustableRate: entry.adjustableRate, loaded: entry.engine == .espeak || catalog.isLoaded(entry.id), error: entry.problem)
+        }
+        return VoiceList(languages: catalog.languages, variants: catalog.espeakVariants, defaultLanguage: Self.defaultLanguage,
+                         voices: voices, defaults: catalog.defaults)
     }
 
     package func plan(_ request: GenerateRequest, mode: GenerationMode, avatar: URL) async throws -> Plan {
         guard let text = request.text else { throw ServiceError(.badRequest, "missing 'text'") }
-        try synthesizer.limits.validate(text)
-        let (languages, variants) = speech.get()
-        let language = (request.language ?? Self.defaultLanguage).lowercased()
-        guard languages.contains(language) else { throw SpeechError.unknownLanguage(language, available: languages) }
-        if let voice = request.voice, !variants.contains(voice) { throw SpeechError.unknownVoice(voice, available: variants) }
-        if let rate = request.rate, !EspeakSynthesizer.rateRange.contains(rate) {
-            throw SpeechError.invalidRate(rate, allowed: EspeakSynthesizer.rateRange)
-        }
+        guard let catalog = speech.get() else { throw ServiceError(.serviceUnavailable, "the server is starting", retryAfter: 5) }
+        let speech = SpeechRequest(text: text, language: (request.language ?? Self.defaultLanguage).lowercased(), voice: request.voice,
+                                   wordsPerMinute: request.rate ?? 175)
+        let voice = try catalog.choose(speech)
         let assignment = try Self.assignment(request.assign)
         if let chunks = request.chunks, !(1...ParallelOptions.maxChunks).contains(chunks) {
             throw ServiceError(.badRequest, "'chunks' must be in 1...\(ParallelOptions.maxChunks), got \(chunks)")
@@ -94,9 +103,8 @@ package final class PipelineBackend: LipSyncBackend {
         let engine = try engines.engine(engine: request.engine, model: request.model)
         let workers = mode == .parallel
             ? try engines.parallelWorkers(engine: request.engine, model: request.model, assignment: assignment) : nil
-        let speech = SpeechRequest(text: text, language: language, voice: request.voice, wordsPerMinute: request.rate ?? 175)
         let (framing, paste) = try Self.framing(request)
-        return Plan(speech: speech, avatar: avatar, mode: mode, engine: engine, workers: workers, chunks: request.chunks,
+        return Plan(speech: speech, voice: voice, avatar: avatar, mode: mode, engine: engine, workers: workers, chunks: request.chunks,
                     framing: framing, paste: paste)
     }
 
@@ -125,26 +133,27 @@ package final class PipelineBackend: LipSyncBackend {
     }
 
     package func render(_ plan: Plan, to output: VideoOutput, progress: @escaping ProgressHandler) async throws -> RenderOutcome {
-        let generator = Generator(synthesizer: synthesizer, avatars: avatars)
+        guard let catalog = speech.get() else { throw ServiceError(.serviceUnavailable, "the server is starting", retryAfter: 5) }
+        let generator = Generator(synthesizer: ChosenVoice(catalog: catalog, choice: plan.voice), avatars: avatars)
         let options = GenerationOptions(fps: configuration.fps, avatar: plan.framing, paste: plan.paste)
         switch (output, plan.workers) {
         case (.file(let url), let workers?):
             let (result, report) = try await ParallelGenerator(generator: generator).generate(
                 .text(plan.speech), avatar: plan.avatar, engines: workers.engines, output: url, options: options,
                 parallel: engines.parallelOptions(workers, chunks: plan.chunks), progress: progress)
-            return Self.outcome(result, parallel: report)
+            return Self.outcome(result, parallel: report, voice: plan.voice.voice.id)
         case (_, let workers?):
             let result = try await generator.generate(.text(plan.speech), avatar: plan.avatar, workers: engines.fragmentWorkers(workers),
                                                       to: output, options: options, progress: progress)
-            return Self.outcome(result, parallel: nil)
+            return Self.outcome(result, parallel: nil, voice: plan.voice.voice.id)
         case (_, nil):
             let result = try await generator.generate(.text(plan.speech), avatar: plan.avatar, workers: [plan.engine], to: output,
                                                       options: options, progress: progress)
-            return Self.outcome(result, parallel: nil)
+            return Self.outcome(result, parallel: nil, voice: plan.voice.voice.id)
         }
     }
 
-    static func outcome(_ result: GenerationResult, parallel: ParallelReport?) -> RenderOutcome {
+    static func outcome(_ result: GenerationResult, parallel: ParallelReport?, voice: String?) -> RenderOutcome {
         var timings = TimingsDTO()
         timings.speech = result.timings.speech
         timings.audio = result.timings.audio
@@ -162,7 +171,7 @@ package final class PipelineBackend: LipSyncBackend {
                               planning: report.planning, concat: report.concat, fallbackReason: report.fallbackReason)
         }
         return RenderOutcome(frames: result.frameCount, fps: result.fps, duration: result.audioDuration, engine: result.engine,
-                             precision: result.precision, avatarCached: result.avatarCached, timings: timings, parallel: report)
+                             precision: result.precision, voice: voice, avatarCached: result.avatarCached, timings: timings, parallel: report)
     }
 
     package func analyseAvatar(_ file: URL) async throws -> AvatarAnalysis {
@@ -174,18 +183,23 @@ package final class PipelineBackend: LipSyncBackend {
     }
 }
 
-/// The languages and variants espeak-ng offers, read once at start-up.
-private final class SpeechInventory: @unchecked Sendable {
+/// A value set once at start-up and read by requests.
+private final class Loaded<Value: Sendable>: @unchecked Sendable {
     private let lock = NSLock()
-    private var languages: [String] = []
-    private var variants: [String] = []
+    private var value: Value?
 
-    func set(languages: [String], variants: [String]) {
-        lock.withLock {
-            self.languages = languages.map { $0.lowercased() }.sorted()
-            self.variants = variants
-        }
+    func set(_ value: Value) { lock.withLock { self.value = value } }
+    func get() -> Value? { lock.withLock { value } }
+}
+
+/// Speaks with the voice a plan chose (no second choice at render time).
+private struct ChosenVoice: SpeechSynthesizer {
+    let catalog: VoiceCatalog
+    let choice: VoiceCatalog.Choice
+
+    func synthesize(_ request: SpeechRequest) async throws -> SynthesizedSpeech {
+        try await catalog.synthesize(request, choice: choice)
     }
 
-    func get() -> (languages: [String], variants: [String]) { lock.withLock { (languages, variants) } }
+    func voices() async -> [VoiceInfo] { await catalog.voices() }
 }

@@ -11,6 +11,7 @@ extension HTTPField.Name {
     static let frames = HTTPField.Name("X-Frames")!
     static let videoID = HTTPField.Name("X-Video-Id")!
     static let precision = HTTPField.Name("X-Precision")!
+    static let voice = HTTPField.Name("X-Voice")!
     static let mode = HTTPField.Name("X-Mode")!
 }
 
@@ -85,6 +86,7 @@ struct GenerationController<Backend: LipSyncBackend> {
             headers[.engine] = summary.engine
             headers[.frames] = String(summary.frames)
             if let precision = summary.precision { headers[.precision] = precision }
+            if let voice = summary.voice { headers[.voice] = voice }
             for (stage, seconds) in summary.timings.headerRows {
                 headers[.timing(stage)] = String(format: "%.3f", seconds)
             }

@@ -43,6 +43,7 @@ enum TestPage {
 <textarea id="text">Добрый день! Меня зовут Алиса, и я виртуальный диктор. Сегодня я расскажу вам о том, как текст превращается в видео. Сначала синтезатор речи произносит ваш текст, затем движения губ подбираются к каждому звуку, и наконец кадры собираются в готовый ролик.</textarea>
 <div class="controls">
   <label>Language <select id="language"><option value="ru">ru</option><option value="en">en</option></select></label>
+  <label>Voice <select id="voice"><option value="">default</option></select></label>
   <label>Engine / model <select id="model"></select></label>
   <label>Parallel assignment <select id="assign"><option value="">auto</option><option value="split">split (GAN + NOGAN)</option><option value="same">same model</option></select></label>
   <button id="both">Run both</button>
@@ -80,8 +81,24 @@ async function loadModels() {
     `<option value="${m.engine === 'viseme' ? 'engine:viseme' : m.name}">${m.name}${m.precision ? ' (' + m.precision + ')' : ''} — ${m.description}</option>`).join('');
 }
 
+// Voices of the chosen language; "default" names the voice the server picks for it.
+let voiceList = null;
+async function loadVoices() {
+  voiceList = await (await fetch('/api/voices')).json();
+  showVoices();
+}
+function showVoices() {
+  if (!voiceList) return;
+  const language = $('language').value, family = code => code.split('-')[0];
+  const chosen = voiceList.defaults[language] || 'espeak/' + language;
+  const speaking = voiceList.voices.filter(v => !v.error && (v.language === language || family(v.language) === language));
+  $('voice').innerHTML = `<option value="">default: ${chosen}</option>` +
+    speaking.map(v => `<option value="${v.id}">${v.id} (${v.engine}, ${v.sample_rate} Hz)</option>`).join('');
+}
+
 function requestBody(mode) {
   const body = { text: $('text').value, language: $('language').value, mode };
+  if ($('voice').value) body.voice = $('voice').value;
   const model = $('model').value;
   if (model.startsWith('engine:')) body.engine = model.slice(7); else if (model) body.model = model;
   if (mode === 'parallel' && $('assign').value) body.assign = $('assign').value;
@@ -103,7 +120,7 @@ async function run(mode) {
       results[mode] = state.result;
       bar.value = 1;
       const r = state.result;
-      status.textContent = `${r.frames} frames, ${r.duration.toFixed(1)} s of speech, engine ${r.engine}${r.precision ? ' (' + r.precision + ')' : ''}, total ${r.timings.total.toFixed(2)} s` +
+      status.textContent = `${r.frames} frames, ${r.duration.toFixed(1)} s of speech, engine ${r.engine}${r.precision ? ' (' + r.precision + ')' : ''}, voice ${r.voice}, total ${r.timings.total.toFixed(2)} s` +
         (r.parallel && r.parallel.fallback_reason ? ` — ran as regular: ${r.parallel.fallback_reason}` : '');
       $('video-' + mode).src = r.video_url;
       render();
@@ -235,7 +252,8 @@ $('both').onclick = async () => { lock(true); try { await run('regular'); await 
 $('regular').onclick = async () => { lock(true); try { await run('regular'); } finally { lock(false); } };
 $('parallel').onclick = async () => { lock(true); try { await run('parallel'); } finally { lock(false); } };
 // ?run=both (or regular, parallel, stream) starts on load, e.g. from a bookmark or a headless browser.
-loadModels().then(() => { const run = new URLSearchParams(location.search).get('run'); if (run && $(run)) $(run).click(); });
+$('language').addEventListener('change', showVoices);
+Promise.all([loadModels(), loadVoices()]).then(() => { const run = new URLSearchParams(location.search).get('run'); if (run && $(run)) $(run).click(); });
 </script>
 </body>
 </html>
