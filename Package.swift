@@ -74,7 +74,7 @@ let package = Package(
 
         // Paths, subprocesses and fixtures shared by the test targets.
         .target(name: "TestSupport", path: "Tests/TestSupport"),
-        .testTarget(name: "SpeechSynthesisTests", dependencies: ["SpeechSynthesis"]),
+        .testTarget(name: "SpeechSynthesisTests", dependencies: ["SpeechSynthesis", "Inference", "TestSupport"]),
         .testTarget(name: "AudioFeaturesTests", dependencies: ["AudioFeatures", "SpeechSynthesis", "TestSupport"]),
         .testTarget(name: "InferenceTests", dependencies: ["Inference", "LipSync", "AudioFeatures", "SpeechSynthesis", "Imaging", "Media", "TestSupport"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Avatar", "Compositing", "Imaging", "Media", "Inference", "LipSync", "AudioFeatures", "SpeechSynthesis", "TestSupport"]),

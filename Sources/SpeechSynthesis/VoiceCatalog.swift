@@ -34,7 +34,19 @@ package final class VoiceCatalog: SpeechSynthesizer, @unchecked Sendable {
         root.appendingPathComponent(".cache/voices")
     }
 
-    package let entries: [Entry]
+    /// Every voice found, with the reason it cannot be used where one is known (a malformed file found at
+    /// discovery, or a model that failed to load).
+    package var entries: [Entry] {
+        lock.withLock {
+            found.map { entry in
+                var entry = entry
+                if entry.problem == nil { entry.problem = loadFailures[entry.id] }
+                return entry
+            }
+        }
+    }
+    private let found: [Entry]
+    private var loadFailures: [String: String] = [:]
     package let limits: SpeechLimits
     private let espeak: EspeakSynthesizer
     private let variants: [String]
@@ -83,7 +95,7 @@ package final class VoiceCatalog: SpeechSynthesizer, @unchecked Sendable {
 
     private init(entries: [Entry], limits: SpeechLimits, espeak: EspeakSynthesizer, variants: [String],
                  espeakLanguages: [String], runtime: Result<InferenceRuntime, InferenceError>) {
-        self.entries = entries
+        found = entries
         self.limits = limits
         self.espeak = espeak
         self.variants = variants
@@ -199,6 +211,16 @@ package final class VoiceCatalog: SpeechSynthesizer, @unchecked Sendable {
 
     private func loadBlocking(_ entry: Entry) throws {
         guard !isLoaded(entry.id) else { return }
+        do {
+            try compile(entry)
+        } catch {
+            // Remembered: the voice stops being anyone's default and says why it cannot be used.
+            lock.withLock { loadFailures[entry.id] = "\(error)" }
+            throw error
+        }
+    }
+
+    private func compile(_ entry: Entry) throws {
         switch entry.engine {
         case .espeak:
             return

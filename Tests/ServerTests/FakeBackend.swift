@@ -68,7 +68,7 @@ final class FakeBackend: LipSyncBackend {
             ? ParallelReportDTO(assignment: "same", chunks: [ChunkDTO(index: 0, worker: 0, model: "viseme", firstFrame: 0, frames: 10, start: 0, end: 0.01)],
                                 planning: 0, concat: 0, fallbackReason: "too short")
             : nil
-        return RenderOutcome(frames: 10, fps: 25, duration: 0.4, engine: "viseme", precision: nil, avatarCached: true, timings: timings, parallel: parallel)
+        return RenderOutcome(frames: 10, fps: 25, duration: 0.4, engine: "viseme", precision: nil, voice: "espeak/ru", avatarCached: true, timings: timings, parallel: parallel)
     }
 
     func analyseAvatar(_ file: URL) async throws -> AvatarAnalysis {

@@ -113,6 +113,14 @@ package struct MouthTrack: Sendable {
 
     static func frameTime(_ frame: Int, fps: Double) -> Double { (Double(frame) + 0.5) / fps }
 
+    /// How long before its marked start a bilabial stop may already hold the lips closed.
+    static let stopHold = 0.06
+
+    static func isStop(_ phoneme: String) -> Bool {
+        let letters = phoneme.unicodeScalars.filter { !"ˈˌːˑ'_".unicodeScalars.contains($0) }
+        return letters.first.map { $0 == "p" || $0 == "b" } ?? false
+    }
+
     private static func fromPhonemes(_ phonemes: [SpeechCues.Phoneme], cues: Source, frameCount: Int) -> [MouthShape] {
         // Piecewise-constant targets per channel on a fine grid, then a Gaussian blur.
         let length = Int((max(cues.duration, Double(frameCount) / cues.fps) + 0.5) / step) + 1
@@ -141,13 +149,21 @@ package struct MouthTrack: Sendable {
             return shape
         }, cues: cues)
         // Lips meet on p/b/m: every frame inside one, or the frame nearest a short one, is closed and pressed.
-        for phoneme in phonemes where Viseme.of(phoneme.name) == .bilabial {
-            let middle = (phoneme.start + phoneme.end) / 2
+        // A stop (p, b) holds its closure before the release, and synthesizers differ in where they put
+        // the hold (espeak-ng marks a p at its burst, the silence before it belonging to the sound before):
+        // the lips close up to `stopHold` earlier, never before the start of the phoneme before.
+        for (index, phoneme) in phonemes.enumerated() where Viseme.of(phoneme.name) == .bilabial {
+            var start = phoneme.start
+            if Self.isStop(phoneme.name) {
+                let previous = index > 0 ? phonemes[index - 1].start : 0
+                start = max(phoneme.start - Self.stopHold, min(phoneme.start, previous))
+            }
+            let middle = (start + phoneme.end) / 2
             let nearest = min(frameCount - 1, max(0, Int((middle * cues.fps).rounded(.down))))
             var closed = [nearest]
             for frame in 0..<frameCount {
                 let time = frameTime(frame, fps: cues.fps)
-                if time >= phoneme.start && time < phoneme.end { closed.append(frame) }
+                if time >= start && time < phoneme.end { closed.append(frame) }
             }
             for frame in closed {
                 shapes[frame].open = 0
