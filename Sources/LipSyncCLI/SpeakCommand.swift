@@ -63,7 +63,7 @@ struct VoicesCommand: AsyncParsableCommand {
     func run() async throws {
         let catalog = try await voices.catalog()
         let defaults = catalog.defaults
-        print("ID".padding(toLength: 36, withPad: " ", startingAt: 0) + "ENGINE    LANGUAGE  RATE(Hz)  DEFAULT FOR")
+        print("ID".padding(toLength: 36, withPad: " ", startingAt: 0) + "ENGINE    LANGUAGE        RATE(Hz)  DEFAULT FOR")
         var espeakHidden = 0
         for entry in catalog.entries {
             // espeak-ng has a voice for ~100 languages: by default only those of the seed's languages are listed.
@@ -71,7 +71,7 @@ struct VoicesCommand: AsyncParsableCommand {
             let languages = defaults.filter { $0.value == entry.id }.keys.sorted()
             let row = entry.id.padding(toLength: 36, withPad: " ", startingAt: 0)
                 + entry.engine.rawValue.padding(toLength: 10, withPad: " ", startingAt: 0)
-                + (entry.problem == nil ? entry.language : "-").padding(toLength: 10, withPad: " ", startingAt: 0)
+                + (entry.problem == nil ? entry.language : "-").padding(toLength: 16, withPad: " ", startingAt: 0)
                 + (entry.problem == nil ? String(entry.sampleRate) : "-").padding(toLength: 10, withPad: " ", startingAt: 0)
             print(row + (entry.problem.map { "UNUSABLE: \($0)" } ?? languages.joined(separator: " ")))
         }

@@ -118,15 +118,19 @@ final class EspeakRuntime: @unchecked Sendable {
         return result
     }
 
-    /// Resolves a user's language code to what `espeak_SetVoiceByName` accepts.
+    /// Resolves a user's language code to what `espeak_SetVoiceByName` accepts: the file of the voice whose
+    /// first language it is (`gmw/en` for en-gb: the name "en-gb" itself is no voice's name).
     private func resolveLanguage(_ requested: String) throws -> String {
         let wanted = requested.lowercased()
-        if languageCodes.contains(where: { $0.lowercased() == wanted }) { return wanted }
-        throw SpeechError.unknownLanguage(requested, available: languageCodes)
+        guard languageCodes.contains(where: { $0.lowercased() == wanted }) else {
+            throw SpeechError.unknownLanguage(requested, available: languageCodes)
+        }
+        let voice = voices.first { $0.languages.first?.lowercased() == wanted } ?? voices.first { $0.languages.contains { $0.lowercased() == wanted } }
+        return voice.map(\.identifier).flatMap { $0.isEmpty ? nil : $0 } ?? wanted
     }
 
     func phonemize(_ text: String, voice: String) throws -> [PhonemizedClause] {
-        guard espeak_SetVoiceByName(voice) == EE_OK else {
+        guard let name = try? resolveLanguage(voice), espeak_SetVoiceByName(name) == EE_OK else {
             throw SpeechError.engineFailure("espeak-ng has no voice '\(voice)' to phonemize with")
         }
         // Clauses are split here, not by espeak-ng: it reads one character past a clause's end, so the

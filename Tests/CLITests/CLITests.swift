@@ -38,6 +38,40 @@ import TestSupport
         #expect(timeline.events.filter { $0.kind == "word" }.count > 30)
     }
 
+    /// `lipsync voices`: every engine's voices with the default of each language; a voice dropped into the
+    /// folder shows up with no other step, a broken one is listed with its reason and the rest still speak.
+    @Test func voicesListsDroppedVoicesAndBrokenOnesWithTheirReason() throws {
+        let dir = try Repository.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let joe = Repository.root.appendingPathComponent(".cache/voices/en_US-joe-medium.onnx")
+        let dropped = dir.appendingPathComponent("en_GB-dropped-low.onnx")
+        try FileManager.default.createSymbolicLink(at: dropped, withDestinationURL: joe)
+        var settings = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: joe.path + ".json"))) as! [String: Any]
+        settings["language"] = ["code": "en_GB"]
+        settings["espeak"] = ["voice": "en-gb"]
+        try JSONSerialization.data(withJSONObject: settings).write(to: URL(fileURLWithPath: dropped.path + ".json"))
+        try FileManager.default.createSymbolicLink(at: dir.appendingPathComponent("half.onnx"), withDestinationURL: joe)
+
+        let listed = try lipsync("voices", "--voices", dir.path)
+        try #require(listed.status == 0, "\(listed.stderr)")
+        let lines = listed.stdout.split(separator: "\n").map(String.init)
+        func line(_ id: String) -> String? { lines.first { $0.hasPrefix(id + " ") } }
+        #expect(line("piper/en_US-joe-medium")?.contains("22050") == true)
+        #expect(line("piper/en_US-joe-medium")?.hasSuffix("en-us") == true, "\(lines)")
+        #expect(line("festival/msu_ru_nsh_clunits")?.contains(" ru") == true)
+        #expect(line("espeak/ru") != nil)
+        // Voices in the user's folder come first: the dropped voice now also speaks plain "en".
+        #expect(line("piper/en_GB-dropped-low")?.hasSuffix("en en-gb") == true, "\(lines)")
+        #expect(line("piper/half")?.contains("UNUSABLE") == true && line("piper/half")?.contains("half.onnx.json") == true)
+        // The dropped voice speaks en-gb now, found through the environment as well.
+        let wav = dir.appendingPathComponent("gb.wav")
+        let spoken = try ProcessRunner.run(Repository.lipsync, ["speak", "--text", "Good morning.", "--language", "en-gb", "-o", wav.path],
+                                           environment: ["LIPSYNC_VOICES": dir.path])
+        try #require(spoken.status == 0, "\(spoken.stderr)")
+        #expect(spoken.stdout.contains("voice: piper/en_GB-dropped-low"), "\(spoken.stdout)")
+        #expect(try WAVFile.read(wav).duration > 0.4)
+    }
+
     /// `generate --timeline` then `sheet`: a labelled contact sheet of the mouth; `sheet --visemes`: one
     /// tile per viseme. The PNGs' sizes follow the tiles asked for.
     @Test func sheetDrawsTheMouthOfAVideoAndEveryViseme() throws {
@@ -153,6 +187,9 @@ import TestSupport
             (["speak", "--text", "hi", "--language", "xx-nope", "-o", "/tmp/x.wav"], "unknown language 'xx-nope'; available: af"),
             (["speak", "--text", "hello there", "--max-characters", "5", "-o", "/tmp/x.wav"], "limit is 5"),
             (["speak", "--text-file", "/nonexistent.txt", "-o", "/tmp/x.wav"], "cannot read text file"),
+            (["speak", "--text", "hi", "--voice", "piper/nobody", "-o", "/tmp/x.wav"], "unknown voice 'piper/nobody'; available: piper/en_US-joe-medium"),
+            (["speak", "--text", "привет", "--language", "ru", "--voice", "piper/en_US-joe-medium", "-o", "/tmp/x.wav"], "speaks en-us, not 'ru'"),
+            (["speak", "--text", "hi", "--voices", "/nonexistent", "--voice", "piper/x", "-o", "/tmp/x.wav"], "unknown voice 'piper/x'"),
             (["mel", "/nonexistent.wav", "-o", "/tmp/x.npy"], "cannot read audio"),
             (["mel", Repository.root.appendingPathComponent("Package.swift").path, "-o", "/tmp/x.npy"], "not a RIFF/WAVE file"),
             // Options every generation path relies on are checked up front: a message, never a crash.
