@@ -112,6 +112,39 @@ import TestSupport
         #expect((document["paths"] as? [String: Any])?["/api/generate_parallel"] != nil)
     }
 
+    /// Each language's default voice speaks the seed's request: Russian through Festival's recorded voice,
+    /// English through the bundled Piper voice; the voice is named in the answer and listed in /api/voices.
+    @Test func theDefaultVoiceOfEachLanguageSpeaksTheSeedsRequest() throws {
+        let server = try Server()
+        defer { server.stop() }
+        let dir = try Repository.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let voices = try server.json("/api/voices")
+        let defaults = try #require(voices["defaults"] as? [String: String])
+        #expect(defaults["ru"] == "festival/msu_ru_nsh_clunits" && defaults["en"] == "piper/en_US-joe-medium", "\(defaults)")
+        let listed = (voices["voices"] as? [[String: Any]] ?? []).filter { ($0["engine"] as? String) != "espeak" }
+        #expect(listed.count == 2 && listed.allSatisfy { $0["loaded"] as? Bool == true }, "\(listed)")
+
+        for (language, text, voice) in [("ru", "Длинный текст для проверки параллельного режима: раз, два, три.", "festival/msu_ru_nsh_clunits"),
+                                        ("en", "A long text to check the parallel mode: one, two, three.", "piper/en_US-joe-medium")] {
+            let video = dir.appendingPathComponent("\(language).mp4"), headers = dir.appendingPathComponent("\(language).headers")
+            let body = try JSONSerialization.data(withJSONObject: ["text": text, "language": language])
+            let status = try server.curl(["-s", "-X", "POST", "\(server.base)/api/generate_parallel", "-H", "Content-Type: application/json",
+                                          "-d", String(decoding: body, as: UTF8.self), "-D", headers.path, "--output", video.path,
+                                          "-w", "%{http_code}"]).stdout
+            #expect(status == "200", "\(language)")
+            #expect(try String(contentsOf: headers, encoding: .utf8).contains("X-Voice: \(voice)"), "\(language)")
+            #expect(try Self.probe(video) == "h264\naac\n")
+            let duration = Double(try ProcessRunner.run(URL(fileURLWithPath: "/usr/bin/ffprobe"), [
+                "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0", video.path]).stdout
+                .trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+            #expect(duration > 2.5 && duration < 9, "\(language): \(duration) s")
+        }
+        // A voice that does not speak the language is refused before anything runs.
+        let refused = try server.json("/api/generate", post: #"{"text": "привет", "language": "ru", "voice": "piper/en_US-joe-medium"}"#)
+        #expect((refused["error"] as? String)?.contains("speaks en-us") == true)
+    }
+
     /// Checkpoints in the models folder: converted at start-up, listed with what they are, and rendering
     /// the seed's curl command, regular, parallel split (NOGAN + GAN) and same, and the test page.
     @Test func checkpointsInTheModelsFolderServeEveryMode() throws {
