@@ -115,16 +115,21 @@ package struct CompileOptions: Sendable, Hashable {
     /// Pin inference threads to cores. OpenVINO pins by default, which puts the threads of separately
     /// compiled models on the same cores; models meant to run side by side need it off.
     package var cpuPinning: Bool?
+    /// Kernels kept per input shape, for models with dynamic shapes (OpenVINO's default keeps thousands,
+    /// so a voice fed texts of every length grows without bound); nil: OpenVINO's default.
+    package var shapeCacheCapacity: Int?
     package var device: String
 
     package init(hint: PerformanceHint = .latency, precision: Precision = .f32, threads: Int? = nil,
-                batchSize: Int? = nil, requests: Int? = nil, cpuPinning: Bool? = nil, device: String = "CPU") {
+                batchSize: Int? = nil, requests: Int? = nil, cpuPinning: Bool? = nil, shapeCacheCapacity: Int? = nil,
+                device: String = "CPU") {
         self.hint = hint
         self.precision = precision
         self.threads = threads
         self.batchSize = batchSize
         self.requests = requests
         self.cpuPinning = cpuPinning
+        self.shapeCacheCapacity = shapeCacheCapacity
         self.device = device
     }
 }
@@ -226,6 +231,9 @@ package final class InferenceRuntime: @unchecked Sendable {
         }
         if let pinning = options.cpuPinning {
             keys.append(PropertyKey.cpuPinning); values.append(pinning ? "YES" : "NO")
+        }
+        if let capacity = options.shapeCacheCapacity {
+            keys.append(PropertyKey.shapeCache); values.append(String(capacity))
         }
         var compiled: OpaquePointer?
         let status = withCStrings(keys + values) { pointers in
@@ -355,6 +363,7 @@ enum PropertyKey {
     static let threads = "INFERENCE_NUM_THREADS"
     static let precision = "INFERENCE_PRECISION_HINT"
     static let cpuPinning = "ENABLE_CPU_PINNING"
+    static let shapeCache = "CPU_RUNTIME_CACHE_CAPACITY"
     static let requests = "PERFORMANCE_HINT_NUM_REQUESTS"
     static let optimalRequests = "OPTIMAL_NUMBER_OF_INFER_REQUESTS"
 }

@@ -55,8 +55,12 @@ package final class Wav2LipEngine: LipSyncEngine {
         self.origin = origin
         let file = url.lastPathComponent
         let found = "inputs \(ports.inputs.map(\.description).joined(separator: ", ")); outputs \(ports.outputs.map(\.description).joined(separator: ", "))"
+        // Floating-point ports only (other float types are converted to f32 when compiled); the runtime
+        // also takes int64 ports (voices' ids), which a Wav2Lip model never has.
         func match(_ ports: [TensorInfo], _ tail: [Int]) -> String? {
-            ports.first { $0.shape.count == 4 && Array($0.shape.dropFirst()) == tail.map(Optional.some) }?.name
+            ports.first {
+                $0.shape.count == 4 && Array($0.shape.dropFirst()) == tail.map(Optional.some) && ["f32", "f16", "bf16", "f64"].contains($0.elementType)
+            }?.name
         }
         guard ports.inputs.count == 2, let mel = match(ports.inputs, [1, 80, 16]), let face = match(ports.inputs, [6, 96, 96]) else {
             throw LipSyncError.malformedModel(file: file, problem: "expected two inputs, mel [N,1,80,16] and face [N,6,96,96]; found \(found)")

@@ -96,6 +96,8 @@ package enum SpeechError: Error, Equatable, CustomStringConvertible {
     case engineFailure(String)
     /// A voice file or engine that cannot be used, and why.
     case voiceUnusable(String, String)
+    /// The text holds nothing the voice can pronounce (only symbols, say).
+    case nothingToSay(voice: String)
     /// The requested voice does not speak the requested language.
     case voiceLanguageMismatch(voice: String, speaks: String, requested: String)
 
@@ -115,6 +117,8 @@ package enum SpeechError: Error, Equatable, CustomStringConvertible {
             return "speech engine failed: \(message)"
         case .voiceUnusable(let voice, let reason):
             return "voice \(voice) cannot be used: \(reason)"
+        case .nothingToSay(let voice):
+            return "the text has nothing \(voice) can pronounce"
         case .voiceLanguageMismatch(let voice, let speaks, let requested):
             return "voice \(voice) speaks \(speaks), not '\(requested)'; leave out voice for the language's default"
         }

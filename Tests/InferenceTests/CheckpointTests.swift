@@ -244,8 +244,9 @@ enum CheckpointFixtures {
         #expect(Set(half.map(\.pixels)).count == 3)
     }
 
-    /// Ports of a non-floating type cannot be fed: refused at load, with the port and its type.
-    @Test func integerInputsAreRefusedAtLoad() throws {
+    /// Integer ports: the runtime compiles int64 ones (a voice's phoneme ids) and refuses a float tensor for
+    /// them with the port's type; a Wav2Lip-shaped model with an integer input is refused at load.
+    @Test func integerInputsAreTypedAndRefusedForWav2Lip() throws {
         let dir = try Repository.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         let file = dir.appendingPathComponent("int.onnx")
@@ -257,14 +258,25 @@ enum CheckpointFixtures {
             g = helper.make_graph([helper.make_node("Cast", ["x"], ["y"], to=TensorProto.FLOAT)], "g", [x], [y])
             m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]); m.ir_version = 8
             onnx.save(m, sys.argv[1])
-            """, file.path])
+            # Wav2Lip's shapes, with an int64 mel.
+            mel = helper.make_tensor_value_info("mel", TensorProto.INT64, [1, 1, 80, 16])
+            face = helper.make_tensor_value_info("face", TensorProto.FLOAT, [1, 6, 96, 96])
+            out = helper.make_tensor_value_info("out", TensorProto.FLOAT, [1, 3, 96, 96])
+            starts, ends, axes = (helper.make_tensor(n, TensorProto.INT64, [1], [v]) for n, v in (("s", 0), ("e", 3), ("a", 1)))
+            g = helper.make_graph([helper.make_node("Slice", ["face", "s", "e", "a"], ["out"])], "w", [mel, face], [out],
+                                  initializer=[starts, ends, axes])
+            m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]); m.ir_version = 8
+            onnx.save(m, sys.argv[2])
+            """, file.path, dir.appendingPathComponent("intmel.onnx").path])
         try #require(result.status == 0, "\(result.stderr)")
-        do {
-            _ = try TestModels.runtime.compile(file)
-            Issue.record("an i64 input compiled")
-        } catch let error as InferenceError {
-            #expect(error.message.contains("input x of int.onnx is i64"), "\(error)")
+        let model = try TestModels.runtime.compile(file)
+        #expect(model.inputs.first?.elementType == "i64")
+        #expect(try model.inferBlocking(["x": Tensor(shape: [1, 4], int64: [1, 2, 3, 4])])["y"]?.values == [1, 2, 3, 4])
+        #expect(throws: InferenceError("input 'x' is f32; the model takes i64")) {
+            try model.inferBlocking(["x": Tensor(shape: [1, 4], values: [1, 2, 3, 4])])
         }
+        let wav2lipShaped = try TestModels.runtime.compile(dir.appendingPathComponent("intmel.onnx"))
+        #expect(throws: LipSyncError.self) { try Wav2LipEngine(name: "intmel", model: wav2lipShaped) }
     }
 }
 

@@ -82,6 +82,20 @@ import TestSupport
         #expect(fast.duration < 0.8 * speech.duration, "\(fast.duration) vs \(speech.duration)")
     }
 
+    /// No punctuation for 600 characters: cut at word boundaries into pieces of bounded length (the voice's
+    /// memory follows a piece's length), spoken whole; symbols alone are a client error, not a crash.
+    @Test func aLongTextWithoutPunctuationIsSpokenWholeInBoundedPieces() async throws {
+        let catalog = try await VoiceCatalog.discover(piperFolders: [Self.bundled])
+        let words = ["river", "stone", "bright", "morning", "carry", "paper", "window", "seven"]
+        let text = (0..<90).map { words[$0 % words.count] }.joined(separator: " ")
+        let speech = try await catalog.synthesize(SpeechRequest(text: text, language: "en"))
+        Self.expectPlausible(speech, for: text, "joe, long")
+        #expect(speech.timeline.filter { $0.kind == .sentence }.count >= 3, "pieces")
+        await #expect(throws: SpeechError.nothingToSay(voice: "piper/en_US-joe-medium")) {
+            try await catalog.synthesize(SpeechRequest(text: "☃☃☃ ♞", language: "en"))
+        }
+    }
+
     @Test func aVoiceDroppedIntoTheFolderIsFoundAndBrokenOnesAreReportedWhileOthersWork() async throws {
         let folder = try Self.russianPiperFolder()
         defer { try? FileManager.default.removeItem(at: folder) }

@@ -30,19 +30,14 @@ package final class FestivalSynthesizer: @unchecked Sendable {
     package let voice: Voice
     private let queue = DispatchQueue(label: "lipsync.festival")
     private var session: Session?
-    private let folder: URL
 
     /// Starts Festival and loads the voice (about half a second).
     package init(voice: Voice) throws {
         self.voice = voice
-        folder = try ScratchSpace.makeFolder("festival")
         session = try queue.sync { try Session(voice: voice) }
     }
 
-    deinit {
-        session?.tool.terminate()
-        try? FileManager.default.removeItem(at: folder)
-    }
+    deinit { session?.tool.terminate() }
 
     /// Speaks `text` sentence by sentence; the sentences' audio and timelines are joined. A unit-selection
     /// voice speaks at its speaker's own rate (Festival ignores Duration_Stretch for it).
@@ -50,9 +45,9 @@ package final class FestivalSynthesizer: @unchecked Sendable {
         let sentences = Self.sentences(Self.normalise(text))
         guard !sentences.isEmpty else { throw SpeechError.emptyText }
         var samples: [Float] = [], timeline: [SpeechEvent] = [], sampleRate = 0
-        for (index, sentence) in sentences.enumerated() {
+        for sentence in sentences {
             try Task.checkCancellation()
-            let part = try await run(sentence, file: folder.appendingPathComponent("\(index).wav"))
+            let part = try await run(sentence)
             if sampleRate == 0 { sampleRate = part.sampleRate }
             guard part.sampleRate == sampleRate else { throw SpeechError.engineFailure("Festival changed its sample rate mid-text") }
             let offset = samples.count
@@ -69,16 +64,16 @@ package final class FestivalSynthesizer: @unchecked Sendable {
         return SynthesizedSpeech(samples: samples, sampleRate: sampleRate, timeline: timeline)
     }
 
-    private func run(_ sentence: String, file: URL) async throws -> SynthesizedSpeech {
+    private func run(_ sentence: String) async throws -> SynthesizedSpeech {
         try await withCheckedThrowingContinuation { continuation in
             queue.async {
                 continuation.resume(with: Result {
-                    defer { try? FileManager.default.removeItem(at: file) }
                     // A process that died (killed, crashed) is started again once.
                     if self.session == nil || self.session?.tool.process.isRunning == false {
                         self.session = try Session(voice: self.voice)
                     }
-                    return try self.session!.speak(sentence, file: file)
+                    let wave = try TemporaryFile(suffix: ".wav")
+                    return try self.session!.speak(sentence, file: wave.url)
                 })
             }
         }

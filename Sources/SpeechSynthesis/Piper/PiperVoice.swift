@@ -77,7 +77,8 @@ package final class PiperVoice: Sendable {
             durationOutput = ceilings[0]
             let edited = try ONNXGraphOutputs.adding(outputs: ceilings, to: data)
             model = try runtime.compile(onnx: edited, file: file,
-                                        options: CompileOptions(hint: .latency, precision: .f32, requests: 2, cpuPinning: false))
+                                        options: CompileOptions(hint: .latency, precision: .f32, requests: 1, cpuPinning: false,
+                                                                shapeCacheCapacity: Self.shapeCacheCapacity))
         } catch let error as SpeechError {
             throw error
         } catch {
@@ -91,6 +92,26 @@ package final class PiperVoice: Sendable {
                 "its inputs are \(model.inputs.map(\.description).joined(separator: ", ")); a Piper voice takes input (i64 [1,N]), input_lengths (i64 [1]) and scales (f32 [3])")
         }
         takesSpeaker = inputs["sid"] != nil
+        try warmUp()
+    }
+
+    /// One inference of the longest piece at the slowest rate: OpenVINO sizes its buffers to the largest
+    /// shapes it has seen and keeps them, so the voice's memory is all taken here, at load, and stays flat
+    /// afterwards (with the shape cache bounded), instead of creeping up as longer sentences arrive.
+    private func warmUp() throws {
+        let map = settings.phoneme_id_map
+        guard let vowel = map["a"]?.first, let consonant = map["t"]?.first, let pad = map["_"]?.first,
+              let bos = map["^"]?.first, let eos = map["$"]?.first else { return }
+        var ids = [Int64(bos), Int64(pad)]
+        while ids.count < Self.maxIdsPerPiece - 1 {
+            ids += [Int64(ids.count % 4 == 2 ? consonant : vowel), Int64(pad)]
+        }
+        ids.append(Int64(eos))
+        do {
+            _ = try model.inferBlocking(inputs(ids, wordsPerMinute: EspeakSynthesizer.rateRange.lowerBound))
+        } catch {
+            throw SpeechError.voiceUnusable(file.lastPathComponent, "it failed its first inference (\(error))")
+        }
     }
 
     private static func describe(_ error: Error) -> String {
@@ -119,7 +140,7 @@ package final class PiperVoice: Sendable {
             samples += audio
             timeline += Self.events(labels: labels, frames: frames, audioCount: audio.count, offset: offset, piece: piece)
         }
-        guard !samples.isEmpty else { throw SpeechError.engineFailure("\(name) produced no audio (nothing it could pronounce)") }
+        guard !samples.isEmpty else { throw SpeechError.nothingToSay(voice: "piper/\(name)") }
         // VITS output is not level-normalised (joe peaks near 0.5): bring the utterance's peak to 0.95, as
         // Piper itself does, so every voice plays at a similar loudness.
         let peak = samples.reduce(0) { max($0, abs($1)) }
@@ -131,13 +152,17 @@ package final class PiperVoice: Sendable {
         return SynthesizedSpeech(samples: samples, sampleRate: settings.sampleRate, timeline: timeline)
     }
 
-    /// Ids per inference stay under this; longer sentences are split at their clauses.
-    static let maxIdsPerPiece = 500
+    /// Every sentence has its own length, so OpenVINO would keep kernels for thousands of shapes.
+    static let shapeCacheCapacity = 16
 
-    /// Sentences (clauses up to one that ends a sentence), split further at clauses when too long.
+    /// Ids per inference stay under this; longer sentences are split at their clauses.
+    static let maxIdsPerPiece = 240
+
+    /// Sentences (clauses up to one that ends a sentence), split further at clauses when too long, and a
+    /// clause too long for one piece at its words: a piece's audio, and so the voice's memory, is bounded.
     static func pieces(_ clauses: [PhonemizedClause]) -> [[PhonemizedClause]] {
         var pieces: [[PhonemizedClause]] = [], current: [PhonemizedClause] = [], length = 0
-        for clause in clauses {
+        for clause in clauses.flatMap(Self.fitting) {
             let cost = 2 * (clause.phonemes.unicodeScalars.count + 2)
             if !current.isEmpty && length + cost > maxIdsPerPiece {
                 pieces.append(current)
@@ -152,6 +177,38 @@ package final class PiperVoice: Sendable {
         }
         if !current.isEmpty { pieces.append(current) }
         return pieces
+    }
+
+    /// A clause cut at word boundaries into parts that fit one piece (the last part keeps the punctuation);
+    /// its text is cut the same way when it has as many words as the IPA.
+    static func fitting(_ clause: PhonemizedClause) -> [PhonemizedClause] {
+        let limit = maxIdsPerPiece / 2 - 4
+        guard clause.phonemes.unicodeScalars.count > limit else { return [clause] }
+        let words = clause.phonemes.split(separator: " ").map(String.init)
+        let textWords = clause.text.split(whereSeparator: { $0.isWhitespace }).map(String.init)
+            .filter { $0.contains(where: { $0.isLetter || $0.isNumber }) }
+        var parts: [PhonemizedClause] = [], phonemes: [String] = [], text: [String] = [], length = 0
+        for (index, word) in words.enumerated() {
+            let cost = word.unicodeScalars.count + 1
+            if !phonemes.isEmpty && length + cost > limit {
+                parts.append(PhonemizedClause(text: text.joined(separator: " "), phonemes: phonemes.joined(separator: " "), terminator: nil))
+                phonemes = []; text = []; length = 0
+            }
+            // A single word longer than the limit (a run of symbols) is cut inside.
+            for chunk in stride(from: 0, to: word.unicodeScalars.count, by: limit).map({ start in
+                String(String.UnicodeScalarView(word.unicodeScalars.dropFirst(start).prefix(limit)))
+            }) {
+                if !phonemes.isEmpty && length + chunk.unicodeScalars.count + 1 > limit {
+                    parts.append(PhonemizedClause(text: text.joined(separator: " "), phonemes: phonemes.joined(separator: " "), terminator: nil))
+                    phonemes = []; text = []; length = 0
+                }
+                phonemes.append(chunk)
+                length += chunk.unicodeScalars.count + 1
+            }
+            if textWords.count == words.count { text.append(textWords[index]) }
+        }
+        parts.append(PhonemizedClause(text: text.joined(separator: " "), phonemes: phonemes.joined(separator: " "), terminator: clause.terminator))
+        return parts
     }
 
     /// What an input id stands for, for the timeline.
@@ -199,7 +256,7 @@ package final class PiperVoice: Sendable {
         return (ids, labels)
     }
 
-    private func infer(_ ids: [Int64], wordsPerMinute: Int) async throws -> (audio: [Float], frames: [Float]) {
+    private func inputs(_ ids: [Int64], wordsPerMinute: Int) -> [String: Tensor] {
         var inputs: [String: Tensor] = [
             "input": Tensor(shape: [1, ids.count], int64: ids),
             "input_lengths": Tensor(shape: [1], int64: [Int64(ids.count)]),
@@ -208,7 +265,11 @@ package final class PiperVoice: Sendable {
                                                    Float(settings.noiseW)]),
         ]
         if takesSpeaker { inputs["sid"] = Tensor(shape: [1], int64: [0]) }
-        let outputs = try await model.infer(inputs)
+        return inputs
+    }
+
+    private func infer(_ ids: [Int64], wordsPerMinute: Int) async throws -> (audio: [Float], frames: [Float]) {
+        let outputs = try await model.infer(inputs(ids, wordsPerMinute: wordsPerMinute))
         guard let audio = outputs[model.outputs[0].name], let frames = outputs[durationOutput] else {
             throw SpeechError.engineFailure("\(name) gave no audio or durations")
         }
