@@ -38,6 +38,9 @@ def main():
         if args.text_file:
             page.fill("#text", open(args.text_file, encoding="utf-8").read())
         page.select_option("#language", args.language)
+        # The voice selector lists the language's voices, its default first.
+        page.wait_for_function("document.querySelectorAll('#voice option').length > 1")
+        voices = page.eval_on_selector_all("#voice option", "options => options.map(o => o.textContent)")
         page.select_option("#stream-mode", args.mode)
         page.click("#stream")
         deadline = time.time() + args.timeout
@@ -51,7 +54,7 @@ def main():
                               " return { currentTime: v.currentTime, error: v.error && v.error.message,"
                               " width: v.videoWidth, height: v.videoHeight }; })()")
         browser.close()
-    report = {"state": state, "video": video, "console": console[-5:]}
+    report = {"state": state, "video": video, "voices": voices, "console": console[-5:]}
     json.dump(report, sys.stdout)
     print()
 

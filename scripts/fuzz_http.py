@@ -39,7 +39,7 @@ Categories (the key used in ``by_category``):
   methods         odd method tokens (lowercase, very long, binary, CONNECT).
   keep_alive      a few bursts of requests sharing one connection.
   plausible       a handful of requests that may be valid (text of a word or
-                  two, language "en"); everything else is meant to be rejected.
+                  two, in --language); everything else is meant to be rejected.
 
 Requests with odd framing get a "nudge": if the server says nothing for 0.5 s
 after the request was sent, the fuzzer shuts down its write side, so a server
@@ -93,6 +93,9 @@ ROUTES = [
 SWEEP_METHODS = ["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"]
 GEN_PATHS = ["/api/generate", "/api/generate_parallel", "/api/jobs"]
 POST_PATHS = GEN_PATHS + ["/api/avatars"]
+# The language of the well-formed requests (--language).
+LANGUAGE = "en"
+
 FIELDS = ["text", "language", "voice", "rate", "engine", "model", "avatar",
           "assign", "chunks", "mode"]
 
@@ -527,7 +530,7 @@ class Fuzzer:
     def wrong_types(self):
         rng = self.rng
         field = rng.choice(FIELDS)
-        good = {"text": "hi", "language": "en"}
+        good = {"text": "hi", "language": LANGUAGE}
         wrong = {
             "text": [5, 1.5, True, None, ["hi"], {"t": "hi"}, [], {}],
             "language": [1, True, ["en"], {"code": "en"}, 0.0],
@@ -588,18 +591,18 @@ class Fuzzer:
         s = filler * n
         shape = rng.choice(["text", "language", "voice", "model", "avatar", "engine", "key", "assign"])
         if shape == "text":
-            body = {"text": s, "language": "en"}
+            body = {"text": s, "language": LANGUAGE}
         elif shape == "key":
-            body = guarded(rng, {"text": "hi", "language": "en", s: 1})
+            body = guarded(rng, {"text": "hi", "language": LANGUAGE, s: 1})
         else:
-            body = guarded(rng, {"text": "hi", "language": "en", shape: s}, avoid=(shape,))
+            body = guarded(rng, {"text": "hi", "language": LANGUAGE, shape: s}, avoid=(shape,))
         return [Case("long_strings", "POST", rng.choice(GEN_PATHS), dumps(body, rng), [("Content-Type", "application/json")])]
 
     def unknown_values(self):
         rng = self.rng
         field = rng.choice(list(UNKNOWN))
         value = rng.choice(UNKNOWN[field])
-        body = {"text": "hi", "language": "en", field: value}
+        body = {"text": "hi", "language": LANGUAGE, field: value}
         path = rng.choice(GEN_PATHS)
         # assign/chunks/mode may be ignored where they do not apply; keep those invalid anyway.
         ignorable = (field in ("assign",) and path == "/api/generate") or (field == "mode" and path != "/api/jobs")
@@ -613,10 +616,10 @@ class Fuzzer:
         rng = self.rng
         if rng.random() < 0.35:
             text = rng.choice(TEXT_EDGE_REJECT)
-            body = {"text": text, "language": "en"}
+            body = {"text": text, "language": LANGUAGE}
             return [Case("text_edge", "POST", rng.choice(GEN_PATHS), dumps(body, rng), json_headers(rng))]
         text = rng.choice(TEXT_EDGE_MAYBE)
-        body = {"text": text, "language": "en"}
+        body = {"text": text, "language": LANGUAGE}
         if self.valid_budget > 0 and rng.random() < 0.15:
             self.valid_budget -= 1
             path = rng.choice(["/api/jobs", "/api/jobs", "/api/generate"])
@@ -678,7 +681,7 @@ class Fuzzer:
 
     def bad_headers(self):
         rng = self.rng
-        invalid_body = dumps(guarded(rng, {"text": "hi", "language": "en"}, avoid=("text",) if rng.random() < 0.5 else ()))
+        invalid_body = dumps(guarded(rng, {"text": "hi", "language": LANGUAGE}, avoid=("text",) if rng.random() < 0.5 else ()))
         path = rng.choice(GEN_PATHS)
         kind = rng.randrange(24)
         C = lambda **kw: [Case("bad_headers", kw.pop("method", "POST"), kw.pop("target", path), kw.pop("body", invalid_body), kw.pop("headers", []), **kw)]
@@ -785,7 +788,7 @@ class Fuzzer:
             target = base + encoded + rng.choice(["", "", "/", "/..", "?x=1", "/../../health"])
             return [Case("path_tricks", rng.choice(["GET", "GET", "GET", "DELETE", "HEAD"]), target, half_close=True)]
         if kind == "avatar_field":
-            body = {"text": "hi", "language": "en", "avatar": ident[:5000]}
+            body = {"text": "hi", "language": LANGUAGE, "avatar": ident[:5000]}
             if ident in ("default/../default",):
                 body = guarded(rng, body, avoid=("avatar",))
             return [Case("path_tricks", "POST", rng.choice(GEN_PATHS), dumps(body, rng), json_headers(rng))]
@@ -849,7 +852,7 @@ class Fuzzer:
             elif pick < 0.6:
                 c = Case("keep_alive", "GET", "/api/jobs/" + quote_bytes(rng.choice(TRICK_IDS[:20])))
             else:
-                body = dumps(guarded(rng, {"text": "hi", "language": "en"}))
+                body = dumps(guarded(rng, {"text": "hi", "language": LANGUAGE}))
                 c = Case("keep_alive", "POST", rng.choice(GEN_PATHS), body, [("Content-Type", "application/json")])
             c.connection = b"keep-alive"
             cases.append(c)
@@ -861,7 +864,7 @@ class Fuzzer:
             return self.unknown_values()
         self.valid_budget -= 1
         text = rng.choice(["hi", "hello", "yes", "good day", "thank you"])
-        body = {"text": text, "language": "en"}
+        body = {"text": text, "language": LANGUAGE}
         path = rng.choice(["/api/jobs", "/api/jobs", "/api/jobs", "/api/generate", "/api/generate_parallel"])
         if path == "/api/jobs" and rng.random() < 0.5:
             body["mode"] = "parallel"
@@ -916,11 +919,15 @@ def main():
     ap.add_argument("--base", required=True, help="e.g. http://127.0.0.1:3000")
     ap.add_argument("--count", type=int, default=1200)
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--language", default="en",
+                    help="language of the well-formed requests (its default voice renders the accepted ones)")
     ap.add_argument("--pid", type=int, default=None)
     ap.add_argument("--timeout", type=float, default=10.0, help="seconds per request")
     ap.add_argument("--max-seconds", type=float, default=None,
                     help="optional: stop sending after this long (requests < count then)")
     args = ap.parse_args()
+    global LANGUAGE
+    LANGUAGE = args.language
 
     url = urllib.parse.urlsplit(args.base)
     host = url.hostname or "127.0.0.1"

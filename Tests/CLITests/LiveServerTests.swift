@@ -242,11 +242,15 @@ import TestSupport
         #expect(metrics.contains("lipsync_generations_total{mode=\"regular\",outcome=\"rejected\"}"))
     }
 
+    /// Russian, so the accepted requests speak through Festival (a process of its own): the server's memory
+    /// is its own. (The Piper voice's buffers grow with the longest sentence it has rendered, up to a bound;
+    /// the next test feeds it hostile text.)
     @Test func aThousandHostileRequestsGetNo5xxAndMemoryStaysFlat() throws {
         let server = try Server(maxJobs: 1, maxQueue: 0)
         defer { server.stop() }
         let result = try ProcessRunner.python([Repository.script("fuzz_http.py").path, "--base", server.base, "--count", "1000",
-                                               "--seed", "7", "--pid", "\(server.process.processIdentifier)", "--timeout", "20"])
+                                               "--seed", "7", "--pid", "\(server.process.processIdentifier)", "--timeout", "20",
+                                               "--language", "ru"])
         try #require(result.status == 0, "\(result.stderr)")
         let report = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any], "\(result.stdout)")
         #expect(report["requests"] as? Int ?? 0 >= 1_000)
@@ -263,6 +267,20 @@ import TestSupport
         let requests = report["requests"] as? Int ?? 0
         #expect(requests - answered <= 8, "\(byStatus)")
         #expect(server.process.isRunning)
+    }
+
+    /// Hostile text for the neural English voice: whatever its length or alphabet, an answer below 500.
+    @Test func hostileTextForThePiperVoiceGetsNo5xx() throws {
+        let server = try Server(maxJobs: 1, maxQueue: 0)
+        defer { server.stop() }
+        let result = try ProcessRunner.python([Repository.script("fuzz_http.py").path, "--base", server.base, "--count", "300",
+                                               "--seed", "11", "--pid", "\(server.process.processIdentifier)", "--timeout", "30",
+                                               "--language", "en"])
+        try #require(result.status == 0, "\(result.stderr)")
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any], "\(result.stdout)")
+        #expect((report["server_errors"] as? [Any])?.isEmpty == true, "\(report["server_errors"] ?? "")")
+        #expect((report["by_status"] as? [String: Int])?["200"] ?? 0 >= 5, "some requests were spoken: \(report["by_status"] ?? "")")
+        #expect(report["health_after"] as? Int == 200)
     }
 
     @Test func afterKill9TheNextStartRemovesTheLeftoversAndServes() throws {

@@ -246,5 +246,6 @@ import TestSupport
         #expect(firstFrame < done, "\(state)")
         let video = report["video"] as? [String: Any] ?? [:]
         #expect(video["width"] as? Int == 512 && video["error"] is NSNull, "\(video)")
+        #expect((report["voices"] as? [String])?.first == "default: festival/msu_ru_nsh_clunits", "\(report["voices"] ?? "")")
     }
 }

@@ -95,7 +95,7 @@ package final class PiperVoice: Sendable {
         try warmUp()
     }
 
-    /// One inference of the longest piece at the slowest rate: OpenVINO sizes its buffers to the largest
+    /// One inference of the longest piece: OpenVINO sizes its buffers to the largest
     /// shapes it has seen and keeps them, so the voice's memory is all taken here, at load, and stays flat
     /// afterwards (with the shape cache bounded), instead of creeping up as longer sentences arrive.
     private func warmUp() throws {
@@ -103,12 +103,12 @@ package final class PiperVoice: Sendable {
         guard let vowel = map["a"]?.first, let consonant = map["t"]?.first, let pad = map["_"]?.first,
               let bos = map["^"]?.first, let eos = map["$"]?.first else { return }
         var ids = [Int64(bos), Int64(pad)]
-        while ids.count < Self.maxIdsPerPiece - 1 {
+        while ids.count < Self.maxIds(wordsPerMinute: 175) - 1 {
             ids += [Int64(ids.count % 4 == 2 ? consonant : vowel), Int64(pad)]
         }
         ids.append(Int64(eos))
         do {
-            _ = try model.inferBlocking(inputs(ids, wordsPerMinute: EspeakSynthesizer.rateRange.lowerBound))
+            _ = try model.inferBlocking(inputs(ids, wordsPerMinute: 175))
         } catch {
             throw SpeechError.voiceUnusable(file.lastPathComponent, "it failed its first inference (\(error))")
         }
@@ -131,7 +131,7 @@ package final class PiperVoice: Sendable {
         let clauses = try await EspeakSynthesizer.phonemize(text, voice: settings.espeakVoice)
         var samples: [Float] = []
         var timeline: [SpeechEvent] = []
-        for piece in Self.pieces(clauses) {
+        for piece in Self.pieces(clauses, maxIds: Self.maxIds(wordsPerMinute: wordsPerMinute)) {
             try Task.checkCancellation()
             let (ids, labels) = encode(piece)
             guard labels.contains(where: { if case .phoneme = $0 { return true } else { return false } }) else { continue }
@@ -156,15 +156,22 @@ package final class PiperVoice: Sendable {
     static let shapeCacheCapacity = 16
 
     /// Ids per inference stay under this; longer sentences are split at their clauses.
-    static let maxIdsPerPiece = 240
+    static let maxIdsPerPiece = 200
+
+    /// Ids per piece at a rate: slower speech has longer audio per id, and the decoder's buffers (the
+    /// voice's memory: about 0.7 GB for 240 ids at half speed) follow the audio's length, so a piece holds
+    /// about the same seconds of speech whatever the rate.
+    static func maxIds(wordsPerMinute: Int) -> Int {
+        max(60, min(maxIdsPerPiece, maxIdsPerPiece * wordsPerMinute / 175))
+    }
 
     /// Sentences (clauses up to one that ends a sentence), split further at clauses when too long, and a
     /// clause too long for one piece at its words: a piece's audio, and so the voice's memory, is bounded.
-    static func pieces(_ clauses: [PhonemizedClause]) -> [[PhonemizedClause]] {
+    static func pieces(_ clauses: [PhonemizedClause], maxIds: Int = maxIdsPerPiece) -> [[PhonemizedClause]] {
         var pieces: [[PhonemizedClause]] = [], current: [PhonemizedClause] = [], length = 0
-        for clause in clauses.flatMap(Self.fitting) {
+        for clause in clauses.flatMap({ Self.fitting($0, maxIds: maxIds) }) {
             let cost = 2 * (clause.phonemes.unicodeScalars.count + 2)
-            if !current.isEmpty && length + cost > maxIdsPerPiece {
+            if !current.isEmpty && length + cost > maxIds {
                 pieces.append(current)
                 current = []; length = 0
             }
@@ -181,8 +188,8 @@ package final class PiperVoice: Sendable {
 
     /// A clause cut at word boundaries into parts that fit one piece (the last part keeps the punctuation);
     /// its text is cut the same way when it has as many words as the IPA.
-    static func fitting(_ clause: PhonemizedClause) -> [PhonemizedClause] {
-        let limit = maxIdsPerPiece / 2 - 4
+    static func fitting(_ clause: PhonemizedClause, maxIds: Int = maxIdsPerPiece) -> [PhonemizedClause] {
+        let limit = maxIds / 2 - 4
         guard clause.phonemes.unicodeScalars.count > limit else { return [clause] }
         let words = clause.phonemes.split(separator: " ").map(String.init)
         let textWords = clause.text.split(whereSeparator: { $0.isWhitespace }).map(String.init)
