@@ -3,7 +3,9 @@ package struct SpeechRequest: Sendable, Hashable {
     package var text: String
     /// A language code the engine knows (`ru`, `en`, `en-us`, ...).
     package var language: String
-    /// An engine-specific voice variant (for espeak-ng: `f3`, `m2`, `klatt`, ...); nil for the default.
+    /// A voice id from `VoiceCatalog` (`piper/NAME`, `festival/NAME`, `espeak/LANGUAGE`) or an espeak-ng
+    /// variant (`f3`, `m2`, ...: espeak-ng in `language`); nil for the language's default voice. Given
+    /// straight to `EspeakSynthesizer`, it is a variant.
     package var voice: String?
     /// Speaking rate in words per minute.
     package var wordsPerMinute: Int

@@ -30,7 +30,7 @@ package final class PipelineBackend: LipSyncBackend {
     let avatars: AvatarStore
     let logger: Logger
     /// Found and loaded in `start()`.
-    private let speech = Loaded<VoiceCatalog>()
+    private let loadedVoices = Loaded<VoiceCatalog>()
 
     package init(configuration: ServerConfiguration, logger: Logger) throws {
         self.configuration = configuration
@@ -56,7 +56,7 @@ package final class PipelineBackend: LipSyncBackend {
                                                       limits: SpeechLimits(maxCharacters: configuration.maxTextCharacters))
         for entry in catalog.entries { if let problem = entry.problem { logger.error("voice \(entry.id) not usable: \(problem)") } }
         for (id, reason) in await catalog.loadAll().sorted(by: { $0.key < $1.key }) { logger.error("voice \(id) not loaded: \(reason)") }
-        speech.set(catalog)
+        loadedVoices.set(catalog)
         let defaults = catalog.defaults
         let chosen = ["ru", "en"].map { "\($0) → \(defaults[$0] ?? "none")" }
         logger.info("voices: \(chosen.joined(separator: ", ")), other languages → espeak/<language>; \(catalog.entries.filter { $0.engine != .espeak }.count) non-espeak voices found")
@@ -81,7 +81,7 @@ package final class PipelineBackend: LipSyncBackend {
     }
 
     package func voices() async -> VoiceList {
-        guard let catalog = speech.get() else { return VoiceList(languages: [], variants: [], defaultLanguage: Self.defaultLanguage) }
+        guard let catalog = loadedVoices.get() else { return VoiceList(languages: [], variants: [], defaultLanguage: Self.defaultLanguage) }
         let voices = catalog.entries.map { entry in
             VoiceDTO(id: entry.id, engine: entry.engine.rawValue, language: entry.language, sampleRate: entry.sampleRate,
                      adjustableRate: entry.adjustableRate, loaded: entry.engine == .espeak || catalog.isLoaded(entry.id), error: entry.problem)
@@ -92,7 +92,7 @@ package final class PipelineBackend: LipSyncBackend {
 
     package func plan(_ request: GenerateRequest, mode: GenerationMode, avatar: URL) async throws -> Plan {
         guard let text = request.text else { throw ServiceError(.badRequest, "missing 'text'") }
-        guard let catalog = speech.get() else { throw ServiceError(.serviceUnavailable, "the server is starting", retryAfter: 5) }
+        guard let catalog = loadedVoices.get() else { throw ServiceError(.serviceUnavailable, "the server is starting", retryAfter: 5) }
         let speech = SpeechRequest(text: text, language: (request.language ?? Self.defaultLanguage).lowercased(), voice: request.voice,
                                    wordsPerMinute: request.rate ?? 175)
         let voice = try catalog.choose(speech)
@@ -133,7 +133,7 @@ package final class PipelineBackend: LipSyncBackend {
     }
 
     package func render(_ plan: Plan, to output: VideoOutput, progress: @escaping ProgressHandler) async throws -> RenderOutcome {
-        guard let catalog = speech.get() else { throw ServiceError(.serviceUnavailable, "the server is starting", retryAfter: 5) }
+        guard let catalog = loadedVoices.get() else { throw ServiceError(.serviceUnavailable, "the server is starting", retryAfter: 5) }
         let generator = Generator(synthesizer: ChosenVoice(catalog: catalog, choice: plan.voice), avatars: avatars)
         let options = GenerationOptions(fps: configuration.fps, avatar: plan.framing, paste: plan.paste)
         switch (output, plan.workers) {
