@@ -95,9 +95,10 @@ package final class PiperVoice: Sendable {
         try warmUp()
     }
 
-    /// One inference of the longest piece: OpenVINO sizes its buffers to the largest
-    /// shapes it has seen and keeps them, so the voice's memory is all taken here, at load, and stays flat
-    /// afterwards (with the shape cache bounded), instead of creeping up as longer sentences arrive.
+    /// One inference of the longest piece at load: a voice that cannot run fails here, with its reason, not
+    /// on a user's request, and the first request does not pay for OpenVINO's first-run set-up. (Memory
+    /// still grows over the first few dozen sentences of varied length, to a plateau: OpenVINO keeps the
+    /// buffers of the shapes it has run.)
     private func warmUp() throws {
         let map = settings.phoneme_id_map
         guard let vowel = map["a"]?.first, let consonant = map["t"]?.first, let pad = map["_"]?.first,
@@ -152,15 +153,15 @@ package final class PiperVoice: Sendable {
         return SynthesizedSpeech(samples: samples, sampleRate: settings.sampleRate, timeline: timeline)
     }
 
-    /// Every sentence has its own length, so OpenVINO would keep kernels for thousands of shapes.
+    /// Every sentence has its own length: without a bound, OpenVINO keeps kernels for thousands of shapes
+    /// and the process grows with every new one.
     static let shapeCacheCapacity = 16
 
     /// Ids per inference stay under this; longer sentences are split at their clauses.
     static let maxIdsPerPiece = 200
 
-    /// Ids per piece at a rate: slower speech has longer audio per id, and the decoder's buffers (the
-    /// voice's memory: about 0.7 GB for 240 ids at half speed) follow the audio's length, so a piece holds
-    /// about the same seconds of speech whatever the rate.
+    /// Ids per piece at a rate: slower speech has longer audio per id, and the decoder's buffers follow the
+    /// audio's length, so a piece holds about the same seconds of speech whatever the rate.
     static func maxIds(wordsPerMinute: Int) -> Int {
         max(60, min(maxIdsPerPiece, maxIdsPerPiece * wordsPerMinute / 175))
     }
