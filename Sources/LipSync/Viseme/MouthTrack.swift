@@ -115,6 +115,8 @@ package struct MouthTrack: Sendable {
 
     /// How long before its marked start a bilabial stop may already hold the lips closed.
     static let stopHold = 0.06
+    /// Below this loudness (1 = loud speech) a frame before a stop is its silent hold.
+    static let holdLoudness: Float = 0.3
 
     static func isStop(_ phoneme: String) -> Bool {
         let letters = phoneme.unicodeScalars.filter { !"ˈˌːˑ'_".unicodeScalars.contains($0) }
@@ -151,19 +153,21 @@ package struct MouthTrack: Sendable {
         // Lips meet on p/b/m: every frame inside one, or the frame nearest a short one, is closed and pressed.
         // A stop (p, b) holds its closure before the release, and synthesizers differ in where they put
         // the hold (espeak-ng marks a p at its burst, the silence before it belonging to the sound before):
-        // the lips close up to `stopHold` earlier, never before the start of the phoneme before.
+        // up to `stopHold` before its marked start (never before the phoneme before starts), frames where
+        // the audio is already quiet are the hold too. A loud frame there is still the vowel before.
         for (index, phoneme) in phonemes.enumerated() where Viseme.of(phoneme.name) == .bilabial {
-            var start = phoneme.start
+            var hold = phoneme.start
             if Self.isStop(phoneme.name) {
                 let previous = index > 0 ? phonemes[index - 1].start : 0
-                start = max(phoneme.start - Self.stopHold, min(phoneme.start, previous))
+                hold = max(phoneme.start - Self.stopHold, min(phoneme.start, previous))
             }
-            let middle = (start + phoneme.end) / 2
+            let middle = (phoneme.start + phoneme.end) / 2
             let nearest = min(frameCount - 1, max(0, Int((middle * cues.fps).rounded(.down))))
             var closed = [nearest]
             for frame in 0..<frameCount {
                 let time = frameTime(frame, fps: cues.fps)
-                if time >= start && time < phoneme.end { closed.append(frame) }
+                let quiet = cues.loudness[min(frame, cues.loudness.count - 1)] < Self.holdLoudness
+                if (time >= phoneme.start || (time >= hold && quiet)) && time < phoneme.end { closed.append(frame) }
             }
             for frame in closed {
                 shapes[frame].open = 0
