@@ -14,6 +14,8 @@ public final class PostgresCluster: @unchecked Sendable {
     public var url: String { "postgres://postgres@127.0.0.1:\(port)/postgres" }
     private let bin: URL
     private let asUser: String?
+    private let lock = NSLock()
+    private var server: Process?
 
     public init() throws {
         bin = try Self.binaries()
@@ -29,15 +31,40 @@ public final class PostgresCluster: @unchecked Sendable {
         try start()
     }
 
-    /// Starts the server (again) and waits until it takes connections.
+    /// Starts the server (again) and waits until it takes connections. The server is a child process of
+    /// the tests (not daemonized by pg_ctl: Foundation's `waitUntilExit` does not return for a program
+    /// whose descendants outlive it), its output in `log`.
     public func start() throws {
-        let options = "-c listen_addresses=127.0.0.1 -p \(port) -c unix_socket_directories='\(directory.path)' -c fsync=off -c max_connections=100"
-        try Self.check(run("pg_ctl", ["-D", dataDirectory.path, "-l", log.path, "-o", options, "-w", "-t", "60", "start"]), "pg_ctl start")
+        let process = Process()
+        var arguments = [bin.appendingPathComponent("postgres").path, "-D", dataDirectory.path, "-c", "listen_addresses=127.0.0.1",
+                         "-p", "\(port)", "-c", "unix_socket_directories=\(directory.path)", "-c", "fsync=off", "-c", "max_connections=100"]
+        if let asUser { arguments = ["-u", asUser, "--"] + arguments }
+        process.executableURL = URL(fileURLWithPath: asUser == nil ? arguments.removeFirst() : "/usr/sbin/runuser")
+        process.arguments = arguments
+        if !FileManager.default.fileExists(atPath: log.path) { FileManager.default.createFile(atPath: log.path, contents: nil) }
+        let output = try FileHandle(forWritingTo: log)
+        output.seekToEndOfFile()
+        process.standardInput = FileHandle.nullDevice
+        process.standardOutput = output
+        process.standardError = output
+        try process.run()
+        lock.withLock { server = process }
+        for _ in 0..<300 {
+            if (try? sql("SELECT 1")) == "1" { return }
+            guard process.isRunning else { break }
+            Thread.sleep(forTimeInterval: 0.1)
+        }
+        let text = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
+        throw CocoaError(.fileWriteUnknown, userInfo: [NSLocalizedDescriptionKey: "postgres did not start: \(text.suffix(2_000))"])
     }
 
     /// Stops the server (fast: open connections are closed), leaving its data in place.
     public func stop() {
+        guard let process = lock.withLock({ server }) else { return }
         _ = try? run("pg_ctl", ["-D", dataDirectory.path, "-m", "fast", "-w", "-t", "60", "stop"])
+        if process.isRunning { process.terminate() }
+        process.waitUntilExit()
+        lock.withLock { server = nil }
     }
 
     /// Stops the server and removes its folder.
@@ -47,8 +74,8 @@ public final class PostgresCluster: @unchecked Sendable {
     }
 
     /// Runs SQL with psql against the cluster; returns its output (tuples only, unaligned).
-    public func sql(_ statement: String) throws -> String {
-        let result = try run("psql", ["-h", "127.0.0.1", "-p", "\(port)", "-U", "postgres", "-d", "postgres", "-v", "ON_ERROR_STOP=1",
+    public func sql(_ statement: String, database: String = "postgres") throws -> String {
+        let result = try run("psql", ["-h", "127.0.0.1", "-p", "\(port)", "-U", "postgres", "-d", database, "-v", "ON_ERROR_STOP=1",
                                       "-At", "-c", statement])
         try Self.check(result, "psql")
         return result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)

@@ -11,7 +11,7 @@ package struct QueueSettings: Sendable, Equatable {
     /// Claims of one job before it fails for good (a worker dying mid-job, or a server-side failure).
     package var maxAttempts = 3
     /// The longest one database operation may take before the queue counts as unavailable.
-    package var operationTimeout: Duration = .seconds(5)
+    package var operationTimeout: Duration = .seconds(3)
     /// Heartbeats per lease: a worker renews its lease this often (lease / 3 by default).
     package var heartbeat: Duration { lease / 3 }
 

@@ -83,15 +83,18 @@ struct QueueSweeper: Service {
     let logger: Logger
 
     func run() async throws {
+        let interval = min(Duration.seconds(30), videoLifetime)
+        // The first sweep after one interval: the schema is migrated at start-up meanwhile.
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
+            guard !Task.isCancelled && !Task.isShuttingDownGracefully else { return }
             do {
                 try await queue.failAbandoned()
                 let (videos, jobs) = try await queue.sweep(videoLifetime: videoLifetime)
                 if videos + jobs > 0 { logger.info("queue retention: \(videos) videos cleared, \(jobs) old jobs removed") }
             } catch {
-                logger.warning("queue retention sweep: \(error)")
+                logger.warning("queue retention sweep: \(String(reflecting: error))")
             }
-            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: min(.seconds(30), videoLifetime)) }
         }
     }
 }
