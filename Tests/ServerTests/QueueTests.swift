@@ -269,10 +269,12 @@ func whileRunning<T: Sendable>(_ services: [any Service], _ body: @Sendable () a
                     try await Task.sleep(for: .milliseconds(50))
                 }
                 #expect(job["state"] as? String == "done" && job["worker"] as? String == "worker-1" && job["attempts"] as? Int == 1, "\(job)")
-                try FileManager.default.removeItem(at: node.service.videos.destination(for: id))   // not here: fetched from the queue
+                // A job's video is not on the API node until asked for: then it comes from the queue.
+                #expect(!FileManager.default.fileExists(atPath: node.service.videos.destination(for: id).path))
                 try await client.execute(uri: "/api/videos/\(id)", method: .get) { response in
                     #expect(response.status == .ok && String(buffer: response.body).contains("ftyp"))
                 }
+                #expect(FileManager.default.fileExists(atPath: node.service.videos.destination(for: id).path))
                 try await client.execute(uri: "/api/generate_stream", method: .post, headers: Harness.post, body: body) { response in
                     #expect(response.status == .notImplemented)
                     #expect(((try? Harness.json(response.body))?["error"] as? String ?? "").contains("queue"))

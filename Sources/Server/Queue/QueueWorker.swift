@@ -103,6 +103,10 @@ package final class QueueWorker<Backend: LipSyncBackend>: Service, Sendable {
             }
         } catch is LeaseLost {
             logger.notice("job \(job.id): stopped, the claim was lost (another worker holds the job)")
+        } catch let error as QueueUnavailable {
+            // Not the job's fault: give it back (without spending the attempt) once the database answers.
+            logger.warning("job \(job.id): \(error); giving it back")
+            try? await persistently { try await self.queue.release(job) }
         } catch {
             let failure = ServiceError(mapping: error)
             if failure.isServerFault { logger.error("job \(job.id) failed: \(String(reflecting: error))") }
