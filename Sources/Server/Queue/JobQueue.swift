@@ -12,6 +12,8 @@ package struct QueueSettings: Sendable, Equatable {
     package var maxAttempts = 3
     /// The longest one database operation may take before the queue counts as unavailable.
     package var operationTimeout: Duration = .seconds(3)
+    /// The largest video a worker stores in the queue (a bytea value); a larger one fails its job.
+    package var maxVideoBytes = 512 * 1024 * 1024
     /// Heartbeats per lease: a worker renews its lease this often (lease / 3 by default).
     package var heartbeat: Duration { lease / 3 }
 

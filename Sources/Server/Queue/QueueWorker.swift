@@ -91,6 +91,10 @@ package final class QueueWorker<Backend: LipSyncBackend>: Service, Sendable {
             let outcome = try await holdingLease(job) { progress in
                 try await self.backend.render(plan, to: .file(output), progress: progress)
             }
+            let size = (try? FileManager.default.attributesOfItem(atPath: output.path)[.size] as? Int) ?? 0
+            guard size <= queue.settings.maxVideoBytes else {
+                throw ServiceError(.contentTooLarge, "the video (\(size / 1_048_576) MB) is larger than the queue stores (\(queue.settings.maxVideoBytes / 1_048_576) MB); use a shorter text")
+            }
             let video = try Data(contentsOf: output)
             var summary = GenerationSummary(id: job.id, mode: job.mode, outcome: outcome, bytes: video.count)
             summary.worker = name
