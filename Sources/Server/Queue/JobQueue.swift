@@ -72,6 +72,8 @@ package final class JobQueue: Sendable {
     let logger: Logger
     /// Avatar hashes known to be stored (they are never deleted), so each is sent once per process.
     private let storedAvatars = LockedSet()
+    /// Content hashes of avatar files by path, size and modification time, so a file is hashed once.
+    private let hashes = LockedDictionary()
 
     package init(address: QueueAddress, settings: QueueSettings = QueueSettings(), logger: Logger) {
         self.address = address
@@ -175,7 +177,10 @@ package final class JobQueue: Sendable {
 
     /// Stores an avatar file under its content hash (once) and returns the hash jobs name it by.
     package func publishAvatar(_ file: URL, extension: String? = nil) async throws -> String {
-        let hash = try FileDigest.sha256(of: file)
+        let attributes = try FileManager.default.attributesOfItem(atPath: file.path)
+        let key = "\(file.path)|\(attributes[.size] ?? 0)|\((attributes[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0)"
+        let hash = try hashes.get(key) ?? FileDigest.sha256(of: file)
+        hashes.set(key, hash)
         guard !storedAvatars.contains(hash) else { return hash }
         let data = try Data(contentsOf: file)
         let ext = (`extension` ?? file.pathExtension).lowercased()
@@ -446,6 +451,14 @@ extension PostgresRowSequence {
     func consume() async throws {
         for try await _ in self {}
     }
+}
+
+/// A dictionary of strings behind a lock.
+final class LockedDictionary: @unchecked Sendable {
+    private var items: [String: String] = [:]
+    private let lock = NSLock()
+    func get(_ key: String) -> String? { lock.withLock { items[key] } }
+    func set(_ key: String, _ value: String) { lock.withLock { items[key] = value } }
 }
 
 /// A set of strings behind a lock.
