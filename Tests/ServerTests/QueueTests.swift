@@ -21,18 +21,35 @@ enum QueueCluster {
 
     static var cluster: PostgresCluster { get throws { try shared.get() } }
 
-    /// A new empty database on the shared cluster.
-    static func database() throws -> QueueAddress {
-        let cluster = try cluster
-        let name = "t_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(16)
-        _ = try cluster.sql("CREATE DATABASE \(name)")
-        return try QueueAddress("postgres://postgres@127.0.0.1:\(cluster.port)/\(name)")
+    /// A new empty database on the shared cluster (started on first use, off the cooperative pool).
+    static func database() async throws -> QueueAddress {
+        try await offPool {
+            let cluster = try cluster
+            if !cluster.isRunning { try cluster.start() }   // a test that stopped it failed before starting it again
+            let name = "t_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(16)
+            _ = try cluster.sql("CREATE DATABASE \(name)")
+            return try QueueAddress("postgres://postgres@127.0.0.1:\(cluster.port)/\(name)")
+        }
     }
 
-    static func queue(_ address: QueueAddress, lease: Int = 15, maxAttempts: Int = 3) -> JobQueue {
+    /// SQL through psql, off the cooperative pool.
+    static func sql(_ statement: String, in address: QueueAddress) async throws -> String {
+        try await offPool { try cluster.sql(statement, database: address.database) }
+    }
+
+    /// Ends the lease of job `id` now, as if its worker had stopped renewing it long ago (no sleeping, so a
+    /// loaded machine cannot make a lease run out early or late).
+    static func expireLease(_ id: String, in address: QueueAddress) async throws {
+        _ = try await sql("UPDATE lipsync_jobs SET lease_expires = clock_timestamp() - interval '1 second' WHERE id = '\(id)'", in: address)
+    }
+
+    /// A queue client. The operation timeout is generous: when the whole suite runs, tests that block the
+    /// cooperative pool can hold up these for a long time, and a timeout would then read as an outage.
+    static func queue(_ address: QueueAddress, lease: Int = 60, maxAttempts: Int = 3, timeout: Duration = .seconds(120)) -> JobQueue {
         var settings = QueueSettings()
         settings.lease = .seconds(lease)
         settings.maxAttempts = maxAttempts
+        settings.operationTimeout = timeout
         var logger = Logger(label: "queue-test")
         logger.logLevel = .warning
         return JobQueue(address: address, settings: settings, logger: logger)
@@ -66,26 +83,25 @@ func whileRunning<T: Sendable>(_ services: [any Service], _ body: @Sendable () a
     static let request = GenerateRequest(text: "Привет!", language: "ru")
 
     @Test func migrationsAreVersionedAndRunOnceEvenWhenProcessesStartTogether() async throws {
-        let address = try QueueCluster.database()
+        let address = try await QueueCluster.database()
         let queues = (0..<3).map { _ in QueueCluster.queue(address) }
         try await whileRunning(queues.map(\.service)) {
             let applied = try await withThrowingTaskGroup(of: [Int].self) { group in
-                for queue in queues { group.addTask { try await queue.migrate() } }
+                for queue in queues { group.addTask { try await queue.migrate(patience: .seconds(600)) } }
                 return try await group.reduce(into: [[Int]]()) { $0.append($1) }
             }
             #expect(applied.filter { !$0.isEmpty } == [[QueueSchema.latestVersion]], "\(applied)")
-            #expect(try await queues[0].migrate().isEmpty)
+            #expect(try await queues[0].migrate(patience: .seconds(600)).isEmpty)
             #expect(try await queues[1].schemaVersion() == QueueSchema.latestVersion)
         }
-        let cluster = try QueueCluster.cluster
-        #expect(try cluster.sql("SELECT count(*) FROM lipsync_schema", database: address.database) == "\(QueueSchema.latestVersion)")
+        #expect(try await QueueCluster.sql("SELECT count(*) FROM lipsync_schema", in: address) == "\(QueueSchema.latestVersion)")
     }
 
     @Test func concurrentClaimsSkipLockedJobsSoNoJobIsTakenTwice() async throws {
-        let address = try QueueCluster.database()
+        let address = try await QueueCluster.database()
         let queue = QueueCluster.queue(address)
         try await whileRunning([queue.service]) {
-            try await queue.migrate()
+            try await queue.migrate(patience: .seconds(600))
             let avatar = try await queue.publishAvatar(Repository.root.appendingPathComponent(".cache/assets/astronaut.png"))
             let ids = (0..<40).map { _ in UUID().uuidString.lowercased() }
             for id in ids { try await queue.enqueue(id: id, mode: .regular, request: Self.request, avatarSHA256: avatar) }
@@ -121,10 +137,10 @@ func whileRunning<T: Sendable>(_ services: [any Service], _ body: @Sendable () a
     }
 
     @Test func anExpiredLeaseHandsTheJobOverAndOnlyTheCurrentClaimCompletesIt() async throws {
-        let address = try QueueCluster.database()
-        let queue = QueueCluster.queue(address, lease: 2)
+        let address = try await QueueCluster.database()
+        let queue = QueueCluster.queue(address)
         try await whileRunning([queue.service]) {
-            try await queue.migrate()
+            try await queue.migrate(patience: .seconds(600))
             let id = UUID().uuidString.lowercased()
             try await queue.enqueue(id: id, mode: .parallel, request: Self.request, avatarSHA256: "0")
             let first = try #require(try await queue.claim(worker: "a"))
@@ -134,8 +150,8 @@ func whileRunning<T: Sendable>(_ services: [any Service], _ body: @Sendable () a
             #expect(try await queue.heartbeat(first))
             #expect(try await queue.progress(first, stage: "rendering", framesDone: 3, framesTotal: 10))
             #expect(try await queue.job(id)?.framesDone == 3)
-            // "a" stops renewing (as if killed): after the lease, "b" takes it as attempt 2.
-            try await Task.sleep(for: .milliseconds(2_300))
+            // "a" stops renewing (as if killed): once the lease is over, "b" takes it as attempt 2.
+            try await QueueCluster.expireLease(id, in: address)
             let second = try #require(try await queue.claim(worker: "b"))
             #expect(second.id == id && second.attempt == 2)
             // "a" wakes up: its heartbeat, progress and result are refused.
@@ -156,19 +172,20 @@ func whileRunning<T: Sendable>(_ services: [any Service], _ body: @Sendable () a
     }
 
     @Test func attemptsAreBoundedAndFailuresKeepTheirReasonAndStatus() async throws {
-        let address = try QueueCluster.database()
-        let queue = QueueCluster.queue(address, lease: 2, maxAttempts: 2)
+        let address = try await QueueCluster.database()
+        let queue = QueueCluster.queue(address, maxAttempts: 2)
         try await whileRunning([queue.service]) {
-            try await queue.migrate()
+            try await queue.migrate(patience: .seconds(600))
             // Abandoned twice (workers dying): failed with the reason once the attempts are spent.
             let abandoned = UUID().uuidString.lowercased()
             try await queue.enqueue(id: abandoned, mode: .regular, request: Self.request, avatarSHA256: "0")
             _ = try #require(try await queue.claim(worker: "a"))
-            try await Task.sleep(for: .milliseconds(2_300))
+            #expect(try await queue.failAbandoned().isEmpty)   // the lease runs: nothing to do
+            try await QueueCluster.expireLease(abandoned, in: address)
             #expect(try await queue.failAbandoned().isEmpty)   // attempts left: it is claimable again
             let again = try #require(try await queue.claim(worker: "b"))
             #expect(again.attempt == 2)
-            try await Task.sleep(for: .milliseconds(2_300))
+            try await QueueCluster.expireLease(abandoned, in: address)
             #expect(try await queue.claim(worker: "c") == nil)
             #expect(try await queue.failAbandoned() == [abandoned])
             let failed = try #require(try await queue.job(abandoned))
@@ -201,7 +218,7 @@ func whileRunning<T: Sendable>(_ services: [any Service], _ body: @Sendable () a
         let worker: QueueWorker<FakeBackend>
         let queue: JobQueue
 
-        init(address: QueueAddress, maxQueue: Int = 64) throws {
+        init(address: QueueAddress, maxQueue: Int = 64, timeout: Duration = .seconds(120)) throws {
             dir = try Repository.temporaryDirectory("lipsync-queue-node")
             var configuration = ServerConfiguration.defaults(projectRoot: dir)
             configuration.dataDirectory = dir.appendingPathComponent("data")
@@ -209,10 +226,10 @@ func whileRunning<T: Sendable>(_ services: [any Service], _ body: @Sendable () a
             configuration.maxQueuedJobs = maxQueue
             var logger = Logger(label: "queue-node")
             logger.logLevel = .warning
-            queue = QueueCluster.queue(address)
+            queue = QueueCluster.queue(address, timeout: timeout)
             service = GenerationService(backend: FakeBackend(), configuration: configuration, data: try DataDirectory(root: configuration.dataDirectory),
                                         logger: logger, queue: queue)
-            let workerQueue = QueueCluster.queue(address)
+            let workerQueue = QueueCluster.queue(address, timeout: timeout)
             worker = QueueWorker(queue: workerQueue, backend: FakeBackend(), name: "worker-1", avatarDirectory: dir.appendingPathComponent("worker-avatars"),
                                  idlePoll: .milliseconds(500), logger: logger)
         }
@@ -223,11 +240,11 @@ func whileRunning<T: Sendable>(_ services: [any Service], _ body: @Sendable () a
     }
 
     @Test func anAPINodeEnqueuesChecksInputFirstAndAWorkerRendersWhatItServes() async throws {
-        let address = try QueueCluster.database()
+        let address = try await QueueCluster.database()
         let node = try Node(address: address)
         defer { node.close() }
         try await whileRunning(node.services) {
-            try await node.queue.migrate()   // (the application does this before it listens)
+            try await node.queue.migrate(patience: .seconds(600))   // (the application does this before it listens)
             try await node.app.test(.router) { client in
                 let body = ByteBuffer(string: #"{"text": "Привет!", "language": "ru"}"#)
                 try await client.execute(uri: "/api/generate", method: .post, headers: Harness.post, body: body) { response in
@@ -241,7 +258,7 @@ func whileRunning<T: Sendable>(_ services: [any Service], _ body: @Sendable () a
                 }
                 #expect(summary["worker"] as? String == "worker-1" && summary["mode"] as? String == "parallel", "\(summary)")
                 // Bad input: the same 4xx as in-process mode, and nothing enqueued.
-                let before = try QueueCluster.cluster.sql("SELECT count(*) FROM lipsync_jobs", database: address.database)
+                let before = try await QueueCluster.sql("SELECT count(*) FROM lipsync_jobs", in: address)
                 for (bad, status) in [(#"{"text": "hi", "language": "xx"}"#, HTTPResponse.Status.badRequest), (#"{"language": "ru"}"#, .badRequest),
                                       (#"{"text": "hi", "avatar": "nobody"}"#, .badRequest), (#"{"text": "#, .badRequest)] {
                     try await client.execute(uri: "/api/jobs", method: .post, headers: Harness.post, body: ByteBuffer(string: bad)) { response in
@@ -249,7 +266,7 @@ func whileRunning<T: Sendable>(_ services: [any Service], _ body: @Sendable () a
                         #expect((try? Harness.json(response.body))?["error"] is String)
                     }
                 }
-                #expect(try QueueCluster.cluster.sql("SELECT count(*) FROM lipsync_jobs", database: address.database) == before)
+                #expect(try await QueueCluster.sql("SELECT count(*) FROM lipsync_jobs", in: address) == before)
                 // A failure on the worker: the status the same request gets in-process, sync and as a job.
                 let faceless = ByteBuffer(string: #"{"text": "faceless"}"#)
                 try await client.execute(uri: "/api/generate", method: .post, headers: Harness.post, body: faceless) { response in
@@ -263,7 +280,8 @@ func whileRunning<T: Sendable>(_ services: [any Service], _ body: @Sendable () a
                 let id = try #require(created["id"] as? String)
                 #expect(created["state"] as? String == "queued" && created.keys.contains("worker") && created.keys.contains("attempts"), "\(created)")
                 var job: [String: Any] = [:]
-                for _ in 0..<100 {
+                let deadline = ContinuousClock.now + .seconds(180)
+                while ContinuousClock.now < deadline {
                     job = try await client.execute(uri: "/api/jobs/\(id)", method: .get) { try Harness.json($0.body) }
                     if job["state"] as? String == "done" { break }
                     try await Task.sleep(for: .milliseconds(50))
@@ -284,7 +302,7 @@ func whileRunning<T: Sendable>(_ services: [any Service], _ body: @Sendable () a
                 let upload = try await client.execute(uri: "/api/avatars?name=me.png", method: .post, headers: [.contentType: "image/png"],
                                                       body: ByteBuffer(bytes: png)) { try Harness.json($0.body) }
                 let avatar = try #require(upload["id"] as? String)
-                #expect(try QueueCluster.cluster.sql("SELECT count(*) FROM lipsync_uploads WHERE id = '\(avatar)'", database: address.database) == "1")
+                #expect(try await QueueCluster.sql("SELECT count(*) FROM lipsync_uploads WHERE id = '\(avatar)'", in: address) == "1")
                 try await client.execute(uri: "/api/generate", method: .post, headers: Harness.post,
                                          body: ByteBuffer(string: #"{"text": "Привет!", "avatar": "\#(avatar)"}"#)) { response in
                     #expect(response.status == .ok)
@@ -294,20 +312,20 @@ func whileRunning<T: Sendable>(_ services: [any Service], _ body: @Sendable () a
     }
 
     @Test func theDatabaseGoingAwayGives503WithRetryAfterAndServiceResumesWhenItIsBack() async throws {
-        let address = try QueueCluster.database()
-        let node = try Node(address: address)
+        let address = try await QueueCluster.database()
+        // The real outage timeout here (3 s): the answers while the database is away are what is tested.
+        let node = try Node(address: address, timeout: .seconds(3))
         defer { node.close() }
         let cluster = try QueueCluster.cluster
         try await whileRunning(node.services) {
-            try await node.queue.migrate()
+            try await node.queue.migrate(patience: .seconds(600))
             try await node.app.test(.router) { client in
                 let body = ByteBuffer(string: #"{"text": "Привет!", "language": "ru"}"#)
                 let id = try await client.execute(uri: "/api/jobs", method: .post, headers: Harness.post, body: body) { response in
                     #expect(response.status == .accepted)
                     return try Harness.json(response.body)["id"] as? String ?? ""
                 }
-                cluster.stop()
-                defer { try? cluster.start() }
+                try await offPool { cluster.stop() }
                 for (method, uri) in [(HTTPRequest.Method.post, "/api/jobs"), (.post, "/api/generate"), (.get, "/api/jobs/\(id)")] {
                     try await client.execute(uri: uri, method: method, headers: Harness.post, body: method == .post ? body : nil) { response in
                         #expect(response.status == .serviceUnavailable, "\(method) \(uri)")
@@ -316,16 +334,17 @@ func whileRunning<T: Sendable>(_ services: [any Service], _ body: @Sendable () a
                     }
                 }
                 try await client.execute(uri: "/health", method: .get) { #expect($0.status == .ok) }
-                try cluster.start()
+                try await offPool { try cluster.start() }
                 // Back: the pool reconnects, the worker resumes, the first job is still there.
                 var status = HTTPResponse.Status.serviceUnavailable
-                for _ in 0..<50 where status != .ok {
+                let deadline = ContinuousClock.now + .seconds(180)
+                while status != .ok && ContinuousClock.now < deadline {
                     status = try await client.execute(uri: "/api/generate", method: .post, headers: Harness.post, body: body) { $0.status }
                     if status != .ok { try await Task.sleep(for: .milliseconds(200)) }
                 }
                 #expect(status == .ok)
                 var state = ""
-                for _ in 0..<100 where state != "done" {
+                while state != "done" && ContinuousClock.now < deadline {
                     state = try await client.execute(uri: "/api/jobs/\(id)", method: .get) { try Harness.json($0.body)["state"] as? String ?? "" }
                     if state != "done" { try await Task.sleep(for: .milliseconds(50)) }
                 }

@@ -58,6 +58,9 @@ public final class PostgresCluster: @unchecked Sendable {
         throw CocoaError(.fileWriteUnknown, userInfo: [NSLocalizedDescriptionKey: "postgres did not start: \(text.suffix(2_000))"])
     }
 
+    /// Whether the server this object started is running.
+    public var isRunning: Bool { lock.withLock { server?.isRunning ?? false } }
+
     /// Stops the server (fast: open connections are closed), leaving its data in place.
     public func stop() {
         guard let process = lock.withLock({ server }) else { return }
