@@ -45,8 +45,10 @@ enum QueueCluster {
 
     /// A queue client. The operation timeout is generous: when the whole suite runs, tests that block the
     /// cooperative pool can hold up these for a long time, and a timeout would then read as an outage.
-    static func queue(_ address: QueueAddress, lease: Int = 60, maxAttempts: Int = 3, timeout: Duration = .seconds(120)) -> JobQueue {
+    static func queue(_ address: QueueAddress, lease: Int = 60, maxAttempts: Int = 3, timeout: Duration = .seconds(120),
+                      syncWait: Duration = .seconds(600)) -> JobQueue {
         var settings = QueueSettings()
+        settings.syncWaitLimit = syncWait
         settings.lease = .seconds(lease)
         settings.maxAttempts = maxAttempts
         settings.operationTimeout = timeout
@@ -218,7 +220,7 @@ func whileRunning<T: Sendable>(_ services: [any Service], _ body: @Sendable () a
         let worker: QueueWorker<FakeBackend>
         let queue: JobQueue
 
-        init(address: QueueAddress, maxQueue: Int = 64, timeout: Duration = .seconds(120)) throws {
+        init(address: QueueAddress, maxQueue: Int = 64, timeout: Duration = .seconds(120), syncWait: Duration = .seconds(600)) throws {
             dir = try Repository.temporaryDirectory("lipsync-queue-node")
             var configuration = ServerConfiguration.defaults(projectRoot: dir)
             configuration.dataDirectory = dir.appendingPathComponent("data")
@@ -226,7 +228,7 @@ func whileRunning<T: Sendable>(_ services: [any Service], _ body: @Sendable () a
             configuration.maxQueuedJobs = maxQueue
             var logger = Logger(label: "queue-node")
             logger.logLevel = .warning
-            queue = QueueCluster.queue(address, timeout: timeout)
+            queue = QueueCluster.queue(address, timeout: timeout, syncWait: syncWait)
             service = GenerationService(backend: FakeBackend(), configuration: configuration, data: try DataDirectory(root: configuration.dataDirectory),
                                         logger: logger, queue: queue)
             let workerQueue = QueueCluster.queue(address, timeout: timeout)
@@ -307,6 +309,32 @@ func whileRunning<T: Sendable>(_ services: [any Service], _ body: @Sendable () a
                                          body: ByteBuffer(string: #"{"text": "Привет!", "avatar": "\#(avatar)"}"#)) { response in
                     #expect(response.status == .ok)
                 }
+            }
+        }
+    }
+
+    @Test func withNoWorkerASynchronousRequestGets504InTimeAndAFullQueue429() async throws {
+        let address = try await QueueCluster.database()
+        let node = try Node(address: address, maxQueue: 2, syncWait: .seconds(1))
+        defer { node.close() }
+        // The API node only: nobody renders.
+        try await whileRunning(node.service.services) {
+            try await node.queue.migrate(patience: .seconds(600))
+            try await node.app.test(.router) { client in
+                let body = ByteBuffer(string: #"{"text": "Привет!", "language": "ru"}"#)
+                let message = try await client.execute(uri: "/api/generate", method: .post, headers: Harness.post, body: body) { response in
+                    #expect(response.status == .gatewayTimeout)
+                    return (try? Harness.json(response.body))?["error"] as? String ?? ""
+                }
+                let id = try #require(message.split(separator: "/").last.map(String.init), "\(message)")
+                #expect(try await node.queue.job(id)?.state == .queued, "\(message)")
+                // Two jobs wait (--max-queue 2): the next is refused with 429, and nothing is created.
+                try await client.execute(uri: "/api/jobs", method: .post, headers: Harness.post, body: body) { #expect($0.status == .accepted) }
+                try await client.execute(uri: "/api/jobs", method: .post, headers: Harness.post, body: body) { response in
+                    #expect(response.status == .tooManyRequests)
+                    #expect(response.headers[.retryAfter] == "5")
+                }
+                #expect(try await QueueCluster.sql("SELECT count(*) FROM lipsync_jobs", in: address) == "2")
             }
         }
     }

@@ -14,6 +14,9 @@ package struct QueueSettings: Sendable, Equatable {
     package var operationTimeout: Duration = .seconds(3)
     /// The largest video a worker stores in the queue (a bytea value); a larger one fails its job.
     package var maxVideoBytes = 512 * 1024 * 1024
+    /// How long /api/generate waits for its job on an API node before answering 504 (the job goes on and
+    /// can be followed at /api/jobs/{id}): with no worker running, a request must not hang forever.
+    package var syncWaitLimit: Duration = .seconds(600)
     /// Heartbeats per lease: a worker renews its lease this often (lease / 3 by default).
     package var heartbeat: Duration { lease / 3 }
 

@@ -30,6 +30,7 @@ final class QueueFrontend: Sendable {
     func wait(for id: String, patience: Duration = .seconds(60), progress: ProgressHandler) async throws -> QueuedJob {
         let signal = waiters.add(id)
         defer { waiters.remove(id) }
+        let deadline = ContinuousClock.now + queue.settings.syncWaitLimit
         var unreachableSince: ContinuousClock.Instant?
         var reported: (String, Int)?
         while true {
@@ -54,6 +55,9 @@ final class QueueFrontend: Sendable {
                 let since = unreachableSince ?? .now
                 unreachableSince = since
                 if ContinuousClock.now - since > patience { throw error }
+            }
+            guard ContinuousClock.now < deadline else {
+                throw ServiceError(.gatewayTimeout, "no worker finished the job within \(queue.settings.syncWaitLimit); it stays queued: follow it at /api/jobs/\(id)")
             }
             await signal.wait(timeout: .seconds(1))
         }
