@@ -105,7 +105,9 @@ package final class JobQueue: Sendable {
         while true {
             do {
                 let logger = self.logger
-                let applied = try await withDatabase(timeout: .seconds(30)) { [client] in try await QueueSchema.migrate(client, logger: logger) }
+                let applied = try await withDatabase(timeout: max(.seconds(30), settings.operationTimeout)) { [client] in
+                    try await QueueSchema.migrate(client, logger: logger)
+                }
                 if !applied.isEmpty { logger.notice("job queue schema migrated to version \(applied.last!) at \(address)") }
                 return applied
             } catch let error as QueueUnavailable where ContinuousClock.now + delay < deadline {

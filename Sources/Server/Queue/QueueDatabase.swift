@@ -85,10 +85,12 @@ func withDatabase<T: Sendable>(timeout: Duration, _ operation: @escaping @Sendab
                 return nil
             }
             defer { group.cancelAll() }
-            guard let first = try await group.next(), let value = first else {
-                throw QueueUnavailable(reason: "no answer within \(timeout)")
-            }
-            return value
+            if let first = try await group.next(), let value = first { return value }
+            // The deadline passed. Stop waiting (a connection being waited for is given up); an operation
+            // that did finish meanwhile still counts, so a slow answer is never mistaken for an outage.
+            group.cancelAll()
+            if let late = try? await group.next(), let value = late { return value }
+            throw QueueUnavailable(reason: "no answer within \(timeout)")
         }
     } catch let error as PSQLError {
         // A server error is SQL's own, except the classes that mean the server is going or gone
