@@ -1,8 +1,9 @@
 # The two commands of a fresh machine:
 #   make run    set everything up and start the service on port 3000
 #   make test   set everything up (with the Python references) and run the test suite
-# Other targets: make build, make bench / bench-inference / bench-parallel / bench-stream / bench-voices (figures on this machine).
-.PHONY: setup setup-dev build build-release run test bench bench-inference bench-parallel bench-stream bench-voices clean
+# Other targets: make build, make bench / bench-inference / bench-parallel / bench-stream / bench-voices /
+# bench-queue (figures on this machine).
+.PHONY: setup setup-dev build build-release run test bench bench-inference bench-parallel bench-stream bench-voices bench-queue clean
 
 # OpenVINO's C library lives in the project's .venv (see scripts/setup.sh): its pkg-config file is in
 # .cache/pkgconfig, and the binaries find the library through an rpath.
@@ -50,6 +51,12 @@ bench-stream: setup-dev
 bench-voices: setup-dev
 	swift build -c release $(SWIFT_FLAGS)
 	.build/release/lipsync bench voices
+
+# The PostgreSQL job queue: claim latency, per-job overhead and throughput of two workers vs in-process,
+# against a throwaway cluster (scripts/with_postgres.sh).
+bench-queue: setup-dev
+	swift build -c release $(SWIFT_FLAGS)
+	scripts/with_postgres.sh .build/release/lipsync bench queue
 
 clean:
 	rm -rf .build .cache out

@@ -22,6 +22,8 @@ START=$(date +%s)
 APT_PACKAGES=(espeak-ng libespeak-ng-dev libfftw3-dev libsoxr-dev ffmpeg pkg-config python3-venv festival festvox-ru)
 # Tests also drive the test page in a headless browser (through Playwright's Python package).
 ((DEV)) && APT_PACKAGES+=(chromium)
+# The job queue's tests (and `make bench-queue`) start throwaway PostgreSQL clusters.
+((DEV)) && APT_PACKAGES+=(postgresql)
 missing=()
 for package in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed' || missing+=("$package")

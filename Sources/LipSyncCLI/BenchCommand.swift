@@ -10,7 +10,7 @@ struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Benchmarks that print figures measured on this machine.",
-        subcommands: [InferenceBench.self, ParallelBench.self, EndToEndBench.self, StreamBench.self, VoiceBench.self]
+        subcommands: [InferenceBench.self, ParallelBench.self, EndToEndBench.self, StreamBench.self, VoiceBench.self, QueueBenchCommand.self]
     )
 }
 

@@ -7,7 +7,7 @@ struct LipSyncCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "lipsync",
         abstract: "Text to a lip-synced talking-avatar video.",
-        subcommands: [ServeCommand.self, GenerateCommand.self, SpeakCommand.self, VoicesCommand.self, MelCommand.self, AvatarCommand.self,
+        subcommands: [ServeCommand.self, WorkerCommand.self, GenerateCommand.self, SpeakCommand.self, VoicesCommand.self, MelCommand.self, AvatarCommand.self,
                       ModelsCommand.self, BenchCommand.self, SheetCommand.self]
     )
 

@@ -27,12 +27,14 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Parallel workers in same mode (default 2).") var workers: String?
     @Option(help: "Seconds background jobs get to finish at shutdown before they are cancelled (default 30).") var drainTimeout: String?
     @Option(help: "Wav2Lip inference precision: auto (bf16 where the CPU has it, else f32), f32 or bf16 (default auto).") var precision: String?
+    @Option(help: "Run as an API node of a PostgreSQL job queue (postgres://user@host:port/database): `lipsync worker` processes render. Default: render in this process.") var queue: String?
+    @Option(help: "Queue mode: claims of a job before it fails for good (default 3).") var maxAttempts: String?
 
     var given: [ServerSetting: String] {
         let values: [(ServerSetting, String?)] = [
             (.host, host), (.port, port), (.models, models), (.voices, voices), (.avatar, avatar), (.dataDir, dataDir), (.maxJobs, maxJobs),
             (.maxQueue, maxQueue), (.maxCharacters, maxCharacters), (.maxUploadMB, maxUploadMb), (.videoLifetime, videoLifetime),
-            (.workers, workers), (.drainTimeout, drainTimeout), (.precision, precision),
+            (.workers, workers), (.drainTimeout, drainTimeout), (.precision, precision), (.queue, queue), (.maxAttempts, maxAttempts),
         ]
         return Dictionary(uniqueKeysWithValues: values.compactMap { setting, value in value.map { (setting, $0) } })
     }

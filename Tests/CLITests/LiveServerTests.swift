@@ -12,7 +12,8 @@ import TestSupport
         let log: URL
         let dataDirectory: URL
 
-        init(maxJobs: Int = 1, maxQueue: Int = 4, dataDirectory: URL? = nil, models: URL? = nil, environment: [String: String] = [:]) throws {
+        init(maxJobs: Int = 1, maxQueue: Int = 4, dataDirectory: URL? = nil, models: URL? = nil, environment: [String: String] = [:],
+             arguments: [String] = []) throws {
             let free = try ProcessRunner.python(["-c", "import socket; s = socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1])"])
             port = Int(free.stdout.trimmingCharacters(in: .whitespacesAndNewlines))!
             self.dataDirectory = try dataDirectory ?? Repository.temporaryDirectory("lipsync-live-data")
@@ -21,7 +22,7 @@ import TestSupport
             process.executableURL = Repository.lipsync
             process.arguments = ["serve", "--host", "127.0.0.1", "--port", "\(port)", "--max-jobs", "\(maxJobs)", "--max-queue", "\(maxQueue)",
                                  "--data-dir", self.dataDirectory.path,
-                                 "--models", (models ?? FileManager.default.temporaryDirectory.appendingPathComponent("no-models-\(port)")).path]
+                                 "--models", (models ?? FileManager.default.temporaryDirectory.appendingPathComponent("no-models-\(port)")).path] + arguments
             process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
             process.standardOutput = try FileHandle(forWritingTo: log)
             process.standardError = process.standardOutput

@@ -65,7 +65,7 @@ final class Harness: @unchecked Sendable {
                 return try Harness.json(response.body)
             }
             // snake_case throughout, every documented field present (null when empty).
-            #expect(Set(summary.keys) == ["id", "mode", "video_url", "frames", "fps", "duration", "engine", "precision", "voice", "avatar_cached", "timings", "parallel", "bytes"])
+            #expect(Set(summary.keys) == ["id", "mode", "video_url", "frames", "fps", "duration", "engine", "precision", "voice", "avatar_cached", "timings", "parallel", "bytes", "worker"])
             let parallel = try #require(summary["parallel"] as? [String: Any])
             #expect(parallel["fallback_reason"] as? String == "too short" && parallel["planning"] != nil)
             #expect(((parallel["chunks"] as? [[String: Any]])?.first?.keys).map(Set.init) == ["index", "worker", "model", "first_frame", "frames", "start", "end"])

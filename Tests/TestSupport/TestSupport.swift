@@ -79,3 +79,11 @@ public enum SampleText {
     public static let russian = "Добрый день! Меня зовут Алиса. Сегодня мы проверим, как синтезатор произносит русский текст, и посчитаем мел-спектрограмму."
     public static let english = "Good afternoon! My name is Alice. Today we check how the synthesizer reads English text, and compute the mel spectrogram."
 }
+
+/// Runs blocking work (subprocesses, sleeps, a PostgreSQL cluster starting) on a thread of its own, so
+/// that it does not hold one of the few threads of Swift's cooperative pool that async tests share.
+public func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread { continuation.resume(with: Result { try body() }) }.start()
+    }
+}

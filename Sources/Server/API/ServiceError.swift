@@ -57,6 +57,8 @@ package struct ServiceError: Error, HTTPResponseError, Sendable, CustomStringCon
             if case .unreadable = error { self.init(.unprocessableContent, error.description) } else { self.init(.internalServerError, Self.internalMessage) }
         case let error as AudioError:
             if case .resamplingFailed = error { self.init(.internalServerError, Self.internalMessage) } else { self.init(.unprocessableContent, error.description) }
+        case let error as QueueUnavailable:
+            self = error.serviceError
         case is CancellationError:
             self.init(.serviceUnavailable, "the generation was cancelled: the server is shutting down")
         default:

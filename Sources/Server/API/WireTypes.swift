@@ -129,6 +129,8 @@ package struct GenerationSummary: Codable, Sendable, Equatable {
     package var timings: TimingsDTO
     package var parallel: ParallelReportDTO?
     package var bytes: Int
+    /// The queue worker that rendered it (`lipsync worker --name`); nil when the server rendered it itself.
+    package var worker: String?
 
     init(id: String, mode: GenerationMode, outcome: RenderOutcome, bytes: Int) {
         self.id = id
@@ -162,6 +164,7 @@ package struct GenerationSummary: Codable, Sendable, Equatable {
         try container.encode(timings, forKey: .timings)
         try container.encode(parallel, forKey: .parallel)
         try container.encode(bytes, forKey: .bytes)
+        try container.encode(worker, forKey: .worker)
     }
 }
 
@@ -184,6 +187,9 @@ package struct JobDTO: Codable, Sendable, Equatable {
     package var errorStatus: Int?
     /// The live HLS playlist of a job rendered as a stream (`/api/jobs/{id}/stream.m3u8`), else nil.
     package var streamUrl: String?
+    /// Queue mode: the worker holding or last holding the job, and how many times it was claimed.
+    package var worker: String?
+    package var attempts: Int?
 
     package func encode(to encoder: Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
@@ -198,6 +204,8 @@ package struct JobDTO: Codable, Sendable, Equatable {
         try container.encode(error, forKey: .error)
         try container.encode(errorStatus, forKey: .errorStatus)
         try container.encode(streamUrl, forKey: .streamUrl)
+        try container.encode(worker, forKey: .worker)
+        try container.encode(attempts, forKey: .attempts)
     }
 }
 

@@ -25,6 +25,12 @@ package func buildApplication<Backend: LipSyncBackend>(service: GenerationServic
         logger: logger)
     app.beforeServerStarts {
         try await service.backend.start()
+        if let queue = service.queue?.queue {
+            // The schema is created or migrated before the first request; a database that is not up yet is
+            // waited for (a minute), a later outage only gives 503s until it is back.
+            try await queue.migrate()
+            logger.info("API node of the job queue at \(queue.address) (jobs are rendered by `lipsync worker`)")
+        }
         logger.info("listening on http://\(service.configuration.host):\(service.configuration.port) (test page /parallel_test, API /openapi.json)")
     }
     return app
@@ -39,7 +45,9 @@ package func runServer(configuration: ServerConfiguration, logger: Logger) async
     }
     try ScratchSpace.use(data.scratch)
     let backend = try PipelineBackend(configuration: configuration, logger: logger)
-    let service = GenerationService(backend: backend, configuration: configuration, data: data, logger: logger)
+    // Queue mode: this process is an API node; workers (`lipsync worker`) render.
+    let queue = configuration.queue.map { JobQueue(address: $0, settings: configuration.queueSettings, logger: logger) }
+    let service = GenerationService(backend: backend, configuration: configuration, data: data, logger: logger, queue: queue)
     defer { data.removeTransientFiles() }
     try await buildApplication(service: service, logger: logger).runService()
 }

@@ -20,6 +20,9 @@ package enum ServerSetting: String, CaseIterable, Sendable {
     case workers
     case drainTimeout = "drain-timeout"
     case precision
+    case queue
+    case maxAttempts = "max-attempts"
+    case lease
 
     /// `LIPSYNC_MAX_JOBS` for `max-jobs`.
     package var environmentName: String { "LIPSYNC_" + rawValue.uppercased().replacingOccurrences(of: "-", with: "_") }
@@ -62,6 +65,13 @@ package struct ServerConfiguration: Sendable, Equatable {
     /// Inference precision of the Wav2Lip models: auto (bf16 where the CPU has it), f32 or bf16.
     package var precision: CompileOptions.PrecisionChoice = .auto
     package var fps = 25.0
+    /// Queue mode: the PostgreSQL job queue (`--queue postgres://...`); nil: everything in this process.
+    package var queue: QueueAddress?
+    /// Queue mode: the lease and attempts of jobs.
+    package var queueSettings = QueueSettings()
+    /// Queue mode: jobs waiting for a worker, across all API nodes, before new ones get 429 (`--max-queue`
+    /// given explicitly wins).
+    package static let defaultMaxQueuedJobsInQueue = 64
 
     package init(modelsDirectory: URL, defaultAvatar: URL, assetsDirectory: URL, avatarCacheDirectory: URL, dataDirectory: URL) {
         self.modelsDirectory = modelsDirectory
@@ -104,6 +114,8 @@ package struct ServerConfiguration: Sendable, Equatable {
             }
             try configuration.apply(setting, value, source: source)
         }
+        let maxQueueGiven = arguments[.maxQueue] != nil || !(environment[ServerSetting.maxQueue.environmentName] ?? "").isEmpty
+        if configuration.queue != nil && !maxQueueGiven { configuration.maxQueuedJobs = defaultMaxQueuedJobsInQueue }
         return configuration
     }
 
@@ -139,6 +151,11 @@ package struct ServerConfiguration: Sendable, Equatable {
                 throw ConfigurationError("\(source): '\(value)' is not a precision; choose \(CompileOptions.PrecisionChoice.allCases.map(\.rawValue).joined(separator: ", "))")
             }
             precision = choice
+        case .queue:
+            guard !value.isEmpty else { return }
+            queue = try QueueAddress(value)
+        case .maxAttempts: queueSettings.maxAttempts = try integer(1...100)
+        case .lease: queueSettings.lease = .seconds(try integer(2...3_600))
         }
     }
 }

@@ -9,7 +9,7 @@ struct AvatarsController<Backend: LipSyncBackend> {
 
     func addRoutes(to router: Router<AppRequestContext>) {
         router.get("/api/avatars") { _, _ in
-            try jsonResponse(AvatarList(avatars: service.avatars.list()))
+            try jsonResponse(AvatarList(avatars: try await service.avatarList()))
         }
         router.post("/api/avatars") { request, context in
             try await upload(request, context: context)
@@ -49,6 +49,8 @@ struct AvatarsController<Backend: LipSyncBackend> {
             if failure.isServerFault { throw error }
             throw ServiceError(.unprocessableContent, "the upload is not a usable avatar: \(failure.message)")
         }
+        // Queue mode: stored in the queue's database too, so every API node and worker can use it.
+        try await service.queue?.queue.publishUpload(id: id, file: partial, name: final.lastPathComponent)
         try FileManager.default.moveItem(at: partial, to: final)
         return try jsonResponse(UploadedAvatarDTO(id: id, analysis: analysis), status: .created)
     }

@@ -75,7 +75,7 @@ struct GenerationController<Backend: LipSyncBackend> {
 
     /// The MP4 streamed from disk with its length, and the timings as headers when known.
     func video(_ id: String, summary: GenerationSummary?, context: AppRequestContext) async throws -> Response {
-        guard let file = service.videos.file(for: id) else {
+        guard let file = try await service.videoFile(id) else {
             throw ServiceError(.notFound, "no video with that id (videos are kept for \(service.configuration.videoLifetime))")
         }
         var headers = HTTPFields()

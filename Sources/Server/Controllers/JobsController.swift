@@ -14,7 +14,7 @@ struct JobsController<Backend: LipSyncBackend> {
         }
         router.get("/api/jobs/:id") { _, context in
             let id = context.parameters.get("id") ?? ""
-            guard let job = service.jobs.get(id) else { throw ServiceError(.notFound, "no job with that id") }
+            guard let job = try await service.job(id) else { throw ServiceError(.notFound, "no job with that id") }
             return try jsonResponse(job)
         }
         // The live HLS stream of a job: the playlist grows while the job renders (an EVENT playlist,

@@ -115,12 +115,14 @@ async function run(mode) {
     await new Promise(resolve => setTimeout(resolve, 250));
     const state = await (await fetch('/api/jobs/' + job.id)).json();
     if (state.frames_total > 0) bar.value = state.frames_done / state.frames_total;
-    status.textContent = `${state.state}: ${state.stage} ${state.frames_done}/${state.frames_total} frames`;
+    status.textContent = `${state.state}: ${state.stage} ${state.frames_done}/${state.frames_total} frames` +
+      (state.worker ? ` on ${state.worker}${state.attempts > 1 ? ' (attempt ' + state.attempts + ')' : ''}` : '');
     if (state.state === 'done') {
       results[mode] = state.result;
       bar.value = 1;
       const r = state.result;
       status.textContent = `${r.frames} frames, ${r.duration.toFixed(1)} s of speech, engine ${r.engine}${r.precision ? ' (' + r.precision + ')' : ''}, voice ${r.voice}, total ${r.timings.total.toFixed(2)} s` +
+        (r.worker ? `, rendered by ${r.worker}${state.attempts > 1 ? ' (attempt ' + state.attempts + ')' : ''}` : '') +
         (r.parallel && r.parallel.fallback_reason ? ` — ran as regular: ${r.parallel.fallback_reason}` : '');
       $('video-' + mode).src = r.video_url;
       render();

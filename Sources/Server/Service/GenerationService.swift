@@ -17,12 +17,17 @@ package final class GenerationService<Backend: LipSyncBackend>: Sendable {
     let avatars: AvatarLibrary
     let metrics = ServiceMetrics()
     let logger: Logger
+    /// Queue mode (`serve --queue`): generations are jobs in PostgreSQL that workers render; nil: this
+    /// process renders them itself.
+    let queue: QueueFrontend?
 
     /// - Parameter data: the data directory, already taken (locked and cleaned) by this process.
-    package init(backend: Backend, configuration: ServerConfiguration, data: DataDirectory, logger: Logger) {
+    /// - Parameter queue: the job queue this API node hands generations to, or nil to render in-process.
+    package init(backend: Backend, configuration: ServerConfiguration, data: DataDirectory, logger: Logger, queue: JobQueue? = nil) {
         self.backend = backend
         self.configuration = configuration
         self.logger = logger
+        self.queue = queue.map { QueueFrontend(queue: $0, logger: logger) }
         limiter = JobLimiter(maxRunning: configuration.maxConcurrentJobs, maxQueued: configuration.maxQueuedJobs)
         runner = JobRunner(drainTimeout: configuration.drainTimeout)
         videos = VideoStore(directory: data.videos, lifetime: configuration.videoLifetime)
@@ -32,6 +37,7 @@ package final class GenerationService<Backend: LipSyncBackend>: Sendable {
     /// The services that must run beside the HTTP server: the job runner and the video sweeper.
     package var services: [any Service] {
         [runner, VideoSweeper(store: videos, interval: min(.seconds(30), configuration.videoLifetime))]
+            + (queue?.services(videoLifetime: configuration.videoLifetime) ?? [])
     }
 
     var isDraining: Bool { !runner.isAccepting }
@@ -75,6 +81,7 @@ package final class GenerationService<Backend: LipSyncBackend>: Sendable {
 
     /// A synchronous generation: admitted, rendered, summarised.
     func generate(_ request: GenerateRequest, mode: GenerationMode) async throws -> GenerationSummary {
+        if queue != nil { return try await generateQueued(request, mode: mode) }
         let (plan, admission) = try await admit(request, mode: mode)
         return try await render(plan, admission: admission, mode: mode, id: VideoStore.newID())
     }
@@ -93,6 +100,9 @@ package final class GenerationService<Backend: LipSyncBackend>: Sendable {
     func admitStream(_ request: GenerateRequest) async throws
         -> (mode: GenerationMode, run: @Sendable (@escaping @Sendable (Data) async throws -> Void) async throws -> GenerationSummary) {
         let mode = try Self.mode(of: request)
+        if queue != nil {
+            throw ServiceError(.notImplemented, "streaming is not available on an API node of a job queue (serve --queue); use /api/generate, /api/generate_parallel or /api/jobs")
+        }
         let (plan, admission) = try await admit(request, mode: mode)
         let id = VideoStore.newID()
         return (mode, { sink in
@@ -104,6 +114,7 @@ package final class GenerationService<Backend: LipSyncBackend>: Sendable {
     /// rendered as a stream (regular ones by default) publish a live HLS playlist while they render.
     func submitJob(_ request: GenerateRequest) async throws -> JobDTO {
         let mode = try Self.mode(of: request)
+        if queue != nil { return try await submitQueued(request, mode: mode) }
         let (plan, admission) = try await admit(request, mode: mode)
         let id = VideoStore.newID()
         let streamed = request.stream ?? (mode == .regular)
