@@ -55,7 +55,10 @@ package final class PipelineBackend: LipSyncBackend {
         let catalog = try await VoiceCatalog.discover(piperFolders: [configuration.voicesDirectory] + [configuration.bundledVoicesDirectory].compactMap { $0 },
                                                       limits: SpeechLimits(maxCharacters: configuration.maxTextCharacters))
         for entry in catalog.entries { if let problem = entry.problem { logger.error("voice \(entry.id) not usable: \(problem)") } }
-        for (id, reason) in await catalog.loadAll().sorted(by: { $0.key < $1.key }) { logger.error("voice \(id) not loaded: \(reason)") }
+        // An API node of the job queue only checks requests against the catalog: its workers speak.
+        if configuration.queue == nil {
+            for (id, reason) in await catalog.loadAll().sorted(by: { $0.key < $1.key }) { logger.error("voice \(id) not loaded: \(reason)") }
+        }
         loadedVoices.set(catalog)
         let defaults = catalog.defaults
         let chosen = ["ru", "en"].map { "\($0) → \(defaults[$0] ?? "none")" }
