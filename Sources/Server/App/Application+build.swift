@@ -44,7 +44,7 @@ package func runServer(configuration: ServerConfiguration, logger: Logger) async
         logger.notice("removed \(data.leftoversRemoved) leftover files of a previous run from \(data.root.path)")
     }
     try ScratchSpace.use(data.scratch)
-    let backend = try PipelineBackend(configuration: configuration, logger: logger)
+    let backend = try PipelineBackend(configuration: configuration, logger: logger, speaks: configuration.queue == nil)
     // Queue mode: this process is an API node; workers (`lipsync worker`) render.
     let queue = configuration.queue.map { JobQueue(address: $0, settings: configuration.queueSettings, logger: logger) }
     let service = GenerationService(backend: backend, configuration: configuration, data: data, logger: logger, queue: queue)

@@ -32,8 +32,13 @@ package final class PipelineBackend: LipSyncBackend {
     /// Found and loaded in `start()`.
     private let loadedVoices = Loaded<VoiceCatalog>()
 
-    package init(configuration: ServerConfiguration, logger: Logger) throws {
+    /// Whether this process renders (and so loads its voices at start-up); false on an API node of the
+    /// job queue, which only checks requests against the catalog while its workers speak.
+    let speaks: Bool
+
+    package init(configuration: ServerConfiguration, logger: Logger, speaks: Bool = true) throws {
         self.configuration = configuration
+        self.speaks = speaks
         self.logger = logger
         let runtime = try InferenceRuntime.shared.get()
         let catalog = ModelCatalog(directory: configuration.modelsDirectory, converter: configuration.checkpointConverter,
@@ -55,8 +60,7 @@ package final class PipelineBackend: LipSyncBackend {
         let catalog = try await VoiceCatalog.discover(piperFolders: [configuration.voicesDirectory] + [configuration.bundledVoicesDirectory].compactMap { $0 },
                                                       limits: SpeechLimits(maxCharacters: configuration.maxTextCharacters))
         for entry in catalog.entries { if let problem = entry.problem { logger.error("voice \(entry.id) not usable: \(problem)") } }
-        // An API node of the job queue only checks requests against the catalog: its workers speak.
-        if configuration.queue == nil {
+        if speaks {
             for (id, reason) in await catalog.loadAll().sorted(by: { $0.key < $1.key }) { logger.error("voice \(id) not loaded: \(reason)") }
         }
         loadedVoices.set(catalog)
