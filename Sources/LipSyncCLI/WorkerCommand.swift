@@ -18,6 +18,7 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(help: "This worker's name in the jobs API (default: host name and process id).") var name: String?
     @Option(help: "Seconds a claimed job stays this worker's without a heartbeat (default 15).") var lease: String?
     @Option(help: "Folder with wav2lip.onnx / wav2lip_gan.onnx (default: models/ in the project).") var models: String?
+    @Option(help: "Folder with Piper voices, NAME.onnx + NAME.onnx.json (default: voices/ in the project; the bundled .cache/voices are always found).") var voices: String?
     @Option(help: "Default avatar (used to warm the cache; jobs carry their own).") var avatar: String?
     @Option(help: "Longest text accepted, in characters (default 5000).") var maxCharacters: String?
     @Option(help: "Parallel workers in same mode (default 2).") var workers: String?
@@ -25,7 +26,7 @@ struct WorkerCommand: AsyncParsableCommand {
 
     var given: [ServerSetting: String] {
         let values: [(ServerSetting, String?)] = [
-            (.queue, queue), (.lease, lease), (.models, models), (.avatar, avatar), (.maxCharacters, maxCharacters),
+            (.queue, queue), (.lease, lease), (.models, models), (.voices, voices), (.avatar, avatar), (.maxCharacters, maxCharacters),
             (.workers, workers), (.precision, precision),
         ]
         return Dictionary(uniqueKeysWithValues: values.compactMap { setting, value in value.map { (setting, $0) } })
