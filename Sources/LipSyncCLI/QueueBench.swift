@@ -36,7 +36,6 @@ struct QueueBenchCommand: AsyncParsableCommand {
         print("")
         print("enqueue -> claim, idle workers (\(report.claimLatencies.count) jobs): p50 \(ms(percentile(report.claimLatencies, 0.5))) ms, p95 \(ms(percentile(report.claimLatencies, 0.95))) ms, max \(ms(report.claimLatencies.max() ?? .nan)) ms")
         print("")
-        func cell(_ text: String, _ width: Int) -> String { text.padding(toLength: max(width, text.count), withPad: " ", startingAt: 0) }
         print("| one job at a time, \(cell("\(samples) each", 18)) | mean ms | p50 ms  | p95 ms  |")
         print("|\(String(repeating: "-", count: 39))|---------|---------|---------|")
         for (label, values) in [("in-process (serve)", report.localSequential), ("queue (serve --queue + worker)", report.queuedSequential)] {

@@ -30,24 +30,25 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Run as an API node of a PostgreSQL job queue (postgres://user@host:port/database): `lipsync worker` processes render. Default: render in this process.") var queue: String?
     @Option(help: "Queue mode: claims of a job before it fails for good (default 3).") var maxAttempts: String?
 
-    var given: [ServerSetting: String] {
-        let values: [(ServerSetting, String?)] = [
+    func run() async throws {
+        let configuration = try Self.resolve([
             (.host, host), (.port, port), (.models, models), (.voices, voices), (.avatar, avatar), (.dataDir, dataDir), (.maxJobs, maxJobs),
             (.maxQueue, maxQueue), (.maxCharacters, maxCharacters), (.maxUploadMB, maxUploadMb), (.videoLifetime, videoLifetime),
             (.workers, workers), (.drainTimeout, drainTimeout), (.precision, precision), (.queue, queue), (.maxAttempts, maxAttempts),
-        ]
-        return Dictionary(uniqueKeysWithValues: values.compactMap { setting, value in value.map { (setting, $0) } })
-    }
-
-    func run() async throws {
-        let configuration: ServerConfiguration
-        do {
-            configuration = try ServerConfiguration.resolve(arguments: given, projectRoot: ProjectPaths.root)
-        } catch let error as ConfigurationError {
-            throw ValidationError(error.description)
-        }
+        ])
         var logger = Logger(label: "lipsync")
         logger.logLevel = .info
         try await runServer(configuration: configuration, logger: logger)
+    }
+
+    /// The configuration from the options given on the command line (nil: not given), the environment and
+    /// the defaults; a bad value is a usage error. Shared by `serve` and `worker`.
+    static func resolve(_ options: [(ServerSetting, String?)]) throws -> ServerConfiguration {
+        let given = Dictionary(uniqueKeysWithValues: options.compactMap { setting, value in value.map { (setting, $0) } })
+        do {
+            return try ServerConfiguration.resolve(arguments: given, projectRoot: ProjectPaths.root)
+        } catch let error as ConfigurationError {
+            throw ValidationError(error.description)
+        }
     }
 }

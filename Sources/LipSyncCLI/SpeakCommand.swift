@@ -63,17 +63,16 @@ struct VoicesCommand: AsyncParsableCommand {
     func run() async throws {
         let catalog = try await voices.catalog()
         let defaults = catalog.defaults
-        print("ID".padding(toLength: 36, withPad: " ", startingAt: 0) + "ENGINE    LANGUAGE        RATE(Hz)  DEFAULT FOR")
+        func row(_ columns: String...) -> String { zip(columns, [35, 9, 15, 9, 0]).map { cell($0, $1) }.joined(separator: " ") }
+        print(row("ID", "ENGINE", "LANGUAGE", "RATE(Hz)", "DEFAULT FOR"))
         var espeakHidden = 0
         for entry in catalog.entries {
             // espeak-ng has a voice for ~100 languages: by default only those of the seed's languages are listed.
             if entry.engine == .espeak && !all && !["ru", "en", "en-us"].contains(entry.language) { espeakHidden += 1; continue }
             let languages = defaults.filter { $0.value == entry.id }.keys.sorted()
-            let row = entry.id.padding(toLength: 36, withPad: " ", startingAt: 0)
-                + entry.engine.rawValue.padding(toLength: 10, withPad: " ", startingAt: 0)
-                + (entry.problem == nil ? entry.language : "-").padding(toLength: 16, withPad: " ", startingAt: 0)
-                + (entry.problem == nil ? String(entry.sampleRate) : "-").padding(toLength: 10, withPad: " ", startingAt: 0)
-            print(row + (entry.problem.map { "UNUSABLE: \($0)" } ?? languages.joined(separator: " ")))
+            print(row(entry.id, entry.engine.rawValue, entry.problem == nil ? entry.language : "-",
+                      entry.problem == nil ? String(entry.sampleRate) : "-",
+                      entry.problem.map { "UNUSABLE: \($0)" } ?? languages.joined(separator: " ")))
         }
         if espeakHidden > 0 { print("... and espeak/<language> for \(espeakHidden) more languages (--all lists them)") }
         print("espeak-ng variants (--voice with any language's espeak voice): \(catalog.espeakVariants.joined(separator: " "))")

@@ -14,6 +14,11 @@ func format(_ value: Double, digits: Int = 2) -> String {
     String(format: "%.\(digits)f", value)
 }
 
+/// A table cell: `text` padded with spaces to `width`, never cut.
+func cell(_ text: String, _ width: Int) -> String {
+    text.padding(toLength: max(width, text.count), withPad: " ", startingAt: 0)
+}
+
 /// The speech timeline as JSON, for checking and for other tools.
 enum TimelineJSON {
     struct Entry: Encodable {

@@ -23,12 +23,13 @@ struct VoiceBench: AsyncParsableCommand {
                      "en": try String(contentsOf: samples.appendingPathComponent("en.txt"), encoding: .utf8)]
         var cases: [(language: String, voice: String)] = []
         for language in ["ru", "en"] {
-            if let voice = catalog.defaultVoice(for: language) { cases.append((language, voice.id)) }
-            if catalog.defaultVoice(for: language)?.engine != .espeak { cases.append((language, "espeak/\(language)")) }
+            let voice = catalog.defaultVoice(for: language)
+            if let voice { cases.append((language, voice.id)) }
+            if voice?.engine != .espeak { cases.append((language, "espeak/\(language)")) }
         }
         print("\(ProcessInfo.processInfo.activeProcessorCount) cores; paragraphs from scripts/samples; RTF = synthesis time / audio time (lower is faster)")
         print("")
-        print(pad("voice", 30) + pad("lang", 6) + pad("load s", 9) + pad("audio s", 9) + pad("first RTF", 11) + pad("RTF", 8) + "phonemes")
+        print(row("voice", "lang", "load s", "audio s", "first RTF", "RTF", "phonemes"))
         let clock = ContinuousClock()
         for (language, id) in cases {
             let request = SpeechRequest(text: texts[language]!, language: language, voice: id)
@@ -46,14 +47,16 @@ struct VoiceBench: AsyncParsableCommand {
                 phonemes = speech.phonemes.count
             }
             let steady = rtfs.count > 1 ? Array(rtfs.dropFirst()) : rtfs
-            print(pad(id, 30) + pad(language, 6) + pad(format(load), 9) + pad(format(audio, digits: 1), 9)
-                  + pad(format(rtfs[0], digits: 3), 11) + pad(format(steady.reduce(0, +) / Double(steady.count), digits: 3), 8) + "\(phonemes)")
+            print(row(id, language, format(load), format(audio, digits: 1), format(rtfs[0], digits: 3),
+                      format(steady.reduce(0, +) / Double(steady.count), digits: 3), "\(phonemes)"))
         }
         print("")
         print("peak memory of this process with these voices loaded: \(Self.peakResidentMB()) MB (VmHWM)")
     }
 
-    private func pad(_ text: String, _ width: Int) -> String { text.padding(toLength: max(width, text.count + 1), withPad: " ", startingAt: 0) }
+    private func row(_ columns: String...) -> String {
+        zip(columns, [29, 5, 8, 8, 10, 7, 0]).map { cell($0, $1) }.joined(separator: " ")
+    }
 
     static func peakResidentMB() -> Int {
         guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),

@@ -24,21 +24,11 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(help: "Parallel workers in same mode (default 2).") var workers: String?
     @Option(help: "Wav2Lip inference precision: auto, f32 or bf16 (default auto).") var precision: String?
 
-    var given: [ServerSetting: String] {
-        let values: [(ServerSetting, String?)] = [
+    func run() async throws {
+        let configuration = try ServeCommand.resolve([
             (.queue, queue), (.lease, lease), (.models, models), (.voices, voices), (.avatar, avatar), (.maxCharacters, maxCharacters),
             (.workers, workers), (.precision, precision),
-        ]
-        return Dictionary(uniqueKeysWithValues: values.compactMap { setting, value in value.map { (setting, $0) } })
-    }
-
-    func run() async throws {
-        let configuration: ServerConfiguration
-        do {
-            configuration = try ServerConfiguration.resolve(arguments: given, projectRoot: ProjectPaths.root)
-        } catch let error as ConfigurationError {
-            throw ValidationError(error.description)
-        }
+        ])
         guard configuration.queue != nil else { throw ValidationError("--queue postgres://... (or LIPSYNC_QUEUE) is required") }
         let host = ProcessInfo.processInfo.hostName.split(separator: ".").first.map(String.init) ?? "worker"
         var logger = Logger(label: "lipsync-worker")

@@ -86,7 +86,7 @@ package final class VoiceCatalog: SpeechSynthesizer, @unchecked Sendable {
             }
         }
         for voice in FestivalSynthesizer.installed() {
-            entries.append(Entry(id: "festival/\(voice.name)", engine: .festival, language: voice.language, sampleRate: 16_000,
+            entries.append(Entry(id: "festival/\(voice.name)", engine: .festival, language: voice.language, sampleRate: voice.sampleRate,
                                  adjustableRate: false))
         }
         return VoiceCatalog(entries: entries, limits: limits, espeak: espeak, variants: variants,
@@ -119,23 +119,32 @@ package final class VoiceCatalog: SpeechSynthesizer, @unchecked Sendable {
 
     /// The default voice of `language`: Piper, else Festival, else espeak-ng; nil for an unknown language.
     package func defaultVoice(for language: String) -> Entry? {
-        let wanted = Self.normalise(language)
+        Self.defaultVoice(for: language, in: entries)
+    }
+
+    private static func defaultVoice(for language: String, in entries: [Entry]) -> Entry? {
+        let wanted = normalise(language)
         for engine in [Engine.piper, .festival] {
-            let candidates = entries.filter { $0.engine == engine && $0.problem == nil && Self.speaks($0.language, wanted) }
+            let candidates = entries.filter { $0.engine == engine && $0.problem == nil && speaks($0.language, wanted) }
             // An exact match first (en-us for en-us), then the family's first voice by id.
             if let best = candidates.first(where: { $0.language == wanted }) ?? candidates.first { return best }
         }
-        return entry("espeak/\(wanted)")
+        return entries.first { $0.id == "espeak/\(wanted)" }
     }
 
     /// Every language a request may name, sorted.
-    package var languages: [String] {
-        Array(Set(espeakLanguages + entries.filter { $0.problem == nil }.map(\.language))).sorted()
+    package var languages: [String] { Self.languages(in: entries, espeak: espeakLanguages) }
+
+    private static func languages(in entries: [Entry], espeak: [String]) -> [String] {
+        Array(Set(espeak + entries.filter { $0.problem == nil }.map(\.language))).sorted()
     }
 
-    /// The default voice of every language.
+    /// The default voice of every language (from one snapshot of the entries).
     package var defaults: [String: String] {
-        Dictionary(uniqueKeysWithValues: languages.compactMap { language in defaultVoice(for: language).map { (language, $0.id) } })
+        let snapshot = entries
+        return Dictionary(uniqueKeysWithValues: Self.languages(in: snapshot, espeak: espeakLanguages).compactMap { language in
+            Self.defaultVoice(for: language, in: snapshot).map { (language, $0.id) }
+        })
     }
 
     /// espeak-ng's voice variants (`f3`, `m2`, ...), accepted as `voice` for compatibility: espeak-ng in

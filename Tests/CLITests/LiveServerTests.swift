@@ -246,14 +246,19 @@ import TestSupport
     /// Russian, so the accepted requests speak through Festival (a process of its own): the server's memory
     /// is its own. (The Piper voice's buffers grow with the longest sentence it has rendered, up to a bound;
     /// the next test feeds it hostile text.)
+    /// `scripts/fuzz_http.py` against `server`: its JSON report.
+    static func fuzz(_ server: Server, count: Int, seed: Int, timeout: Int, language: String) throws -> [String: Any] {
+        let result = try ProcessRunner.python([Repository.script("fuzz_http.py").path, "--base", server.base, "--count", "\(count)",
+                                               "--seed", "\(seed)", "--pid", "\(server.process.processIdentifier)",
+                                               "--timeout", "\(timeout)", "--language", language])
+        try #require(result.status == 0, "\(result.stderr)")
+        return try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any], "\(result.stdout)")
+    }
+
     @Test func aThousandHostileRequestsGetNo5xxAndMemoryStaysFlat() throws {
         let server = try Server(maxJobs: 1, maxQueue: 0)
         defer { server.stop() }
-        let result = try ProcessRunner.python([Repository.script("fuzz_http.py").path, "--base", server.base, "--count", "1000",
-                                               "--seed", "7", "--pid", "\(server.process.processIdentifier)", "--timeout", "20",
-                                               "--language", "ru"])
-        try #require(result.status == 0, "\(result.stderr)")
-        let report = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any], "\(result.stdout)")
+        let report = try Self.fuzz(server, count: 1000, seed: 7, timeout: 20, language: "ru")
         #expect(report["requests"] as? Int ?? 0 >= 1_000)
         #expect((report["server_errors"] as? [Any])?.isEmpty == true, "\(report["server_errors"] ?? "")")
         #expect(report["health_after"] as? Int == 200)
@@ -274,11 +279,7 @@ import TestSupport
     @Test func hostileTextForThePiperVoiceGetsNo5xx() throws {
         let server = try Server(maxJobs: 1, maxQueue: 0)
         defer { server.stop() }
-        let result = try ProcessRunner.python([Repository.script("fuzz_http.py").path, "--base", server.base, "--count", "300",
-                                               "--seed", "11", "--pid", "\(server.process.processIdentifier)", "--timeout", "30",
-                                               "--language", "en"])
-        try #require(result.status == 0, "\(result.stderr)")
-        let report = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any], "\(result.stdout)")
+        let report = try Self.fuzz(server, count: 300, seed: 11, timeout: 30, language: "en")
         #expect((report["server_errors"] as? [Any])?.isEmpty == true, "\(report["server_errors"] ?? "")")
         #expect((report["by_status"] as? [String: Int])?["200"] ?? 0 >= 5, "some requests were spoken: \(report["by_status"] ?? "")")
         #expect(report["health_after"] as? Int == 200)

@@ -52,11 +52,16 @@ package enum Viseme: Sendable, Equatable, CaseIterable {
         }
     }
 
+    /// The letters of an IPA phoneme, without stress and length marks (or a pause's underscore).
+    static func letters(_ phoneme: String) -> String.UnicodeScalarView {
+        String.UnicodeScalarView(phoneme.unicodeScalars.filter { !"ˈˌːˑ'_".unicodeScalars.contains($0) })
+    }
+
     /// Classifies an IPA phoneme by its first letter (length and stress marks ignored).
     package static func of(_ phoneme: String) -> Viseme {
-        let letters = phoneme.unicodeScalars.filter { !"ˈˌːˑ'\u{2C8}\u{2CC}\u{2D0}_".unicodeScalars.contains($0) }
+        let letters = letters(phoneme)
         guard let first = letters.first else { return .rest }
-        let text = String(String.UnicodeScalarView(letters))
+        let text = String(letters)
         if text.hasPrefix("tʃ") || text.hasPrefix("dʒ") { return .postalveolar }
         if text.hasPrefix("ts") || text.hasPrefix("tɕ") { return .sibilant }
         switch first {
@@ -119,8 +124,7 @@ package struct MouthTrack: Sendable {
     static let holdLoudness: Float = 0.3
 
     static func isStop(_ phoneme: String) -> Bool {
-        let letters = phoneme.unicodeScalars.filter { !"ˈˌːˑ'_".unicodeScalars.contains($0) }
-        return letters.first.map { $0 == "p" || $0 == "b" } ?? false
+        Viseme.letters(phoneme).first.map { $0 == "p" || $0 == "b" } ?? false
     }
 
     private static func fromPhonemes(_ phonemes: [SpeechCues.Phoneme], cues: Source, frameCount: Int) -> [MouthShape] {

@@ -12,13 +12,14 @@ package final class FestivalSynthesizer: @unchecked Sendable {
     package struct Voice: Sendable, Hashable {
         package var name: String
         package var language: String
+        package var sampleRate: Int
         /// The folder the voice's files are in (its presence means the voice is installed).
         package var folder: String
     }
 
     /// The Festival voices this project knows how to drive (their phone sets are mapped to IPA below).
     package static let known = [
-        Voice(name: "msu_ru_nsh_clunits", language: "ru", folder: "/usr/share/festival/voices/russian/msu_ru_nsh_clunits"),
+        Voice(name: "msu_ru_nsh_clunits", language: "ru", sampleRate: 16_000, folder: "/usr/share/festival/voices/russian/msu_ru_nsh_clunits"),
     ]
 
     /// Known voices whose files are installed, with `festival` on PATH.

@@ -28,7 +28,7 @@ package final class PiperVoice: Sendable {
         var noiseW: Double { inference.noise_w }
         var phonemeType: String { phoneme_type ?? "espeak" }
         /// Lower case with a hyphen (`en-us`, `ru-ru`), from `language.code`, else the espeak voice.
-        var languageCode: String { (language?.code ?? espeak.voice).lowercased().replacingOccurrences(of: "_", with: "-") }
+        var languageCode: String { VoiceCatalog.normalise(language?.code ?? espeak.voice) }
     }
 
     package let name: String
