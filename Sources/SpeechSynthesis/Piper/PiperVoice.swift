@@ -224,7 +224,8 @@ package final class PiperVoice: Sendable {
         case silence              // BOS, EOS
         case pad                  // the pad after every id: belongs to what precedes it
         case phoneme(String)
-        case modifier             // stress and length marks: part of the neighbouring sound
+        case modifier             // length marks, diacritics, ʲ: part of the sound before them
+        case stress               // ˈ ˌ: written before the stressed syllable, part of the sound after them
         case wordBreak
         case pause                // punctuation: the voice pauses
     }
@@ -246,7 +247,8 @@ package final class PiperVoice: Sendable {
                 let symbol = String(scalar)
                 switch scalar {
                 case " ": add(symbol, .wordBreak)
-                case "ˈ", "ˌ", "ː", "ˑ": add(symbol, .modifier)
+                case "ˈ", "ˌ": add(symbol, .stress)
+                case "ː", "ˑ": add(symbol, .modifier)
                 default:
                     // Diacritics and modifier letters (ʲ, ʰ) colour the sound before them.
                     if scalar.properties.isDiacritic || scalar.properties.generalCategory == .modifierLetter {
@@ -296,9 +298,17 @@ package final class PiperVoice: Sendable {
         let phonemeWords = piece.flatMap { $0.phonemes.split(separator: " ") }.count
         if words.count != phonemeWords { words = [] }  // espeak-ng joined or split words: no word times
         var elapsed: Float = 0, wordStarts = true, wordIndex = 0
+        // Where a stress mark's time began: the sound after it starts there (its pad included).
+        var stressedFrom: Int?
         for (index, label) in labels.enumerated() {
-            let sample = offset + min(audioCount, Int((Double(elapsed) * hop).rounded()))
+            var sample = offset + min(audioCount, Int((Double(elapsed) * hop).rounded()))
+            if case .pad = label {} else if label != .stress {
+                sample = stressedFrom ?? sample
+                stressedFrom = nil
+            }
             switch label {
+            case .stress:
+                stressedFrom = stressedFrom ?? sample
             case .phoneme(let name):
                 if wordStarts {
                     if wordIndex < words.count { events.append(SpeechEvent(kind: .word(words[wordIndex]), sample: sample)) }
