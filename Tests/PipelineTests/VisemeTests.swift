@@ -117,11 +117,7 @@ import TestSupport
         // (a) Opening follows loudness.
         let loudness = result.cues.loudness.map(Double.init)
         let correlation = Self.pearson(openings, loudness)
-        // Known: on the smiling astronaut the lips close over her teeth at every p/b/m, which the landmark
-        // model measures 4-5 px below her rest opening, and the Russian sentence's m and b are loud.
-        withKnownIssue("the smile's closure at loud m/b pulls the correlation down", isIntermittent: true) {
-            #expect(correlation >= 0.6, "\(label): correlation with the RMS envelope: \(correlation)")
-        } when: { avatar.name == "astronaut" && speech.language == "ru" }
+        #expect(correlation >= 0.6, "\(label): correlation with the RMS envelope: \(correlation)")
 
         // (b) Closed (back at rest) through every silence of 300 ms or more.
         let quiet = loudness.map { $0 < 0.02 }
@@ -169,11 +165,7 @@ import TestSupport
         #expect(roundedFrames.count >= 3 && spreadFrames.count >= 3)
         let widthRatio = mean(roundedFrames.map { widths[$0] }) / mean(spreadFrames.map { widths[$0] })
         let askedRatio = mean(roundedFrames.map { result.cues.mouth.shapes[$0].width }) / mean(spreadFrames.map { result.cues.mouth.shapes[$0].width })
-        // Known: the landmark model follows the lips' narrowing weakly (asked ~0.7, it measures 0.88-0.96);
-        // only the closed-mouth portrait in English meets the bound in every run.
-        withKnownIssue("the landmark model sees a third or less of the lips' rounding", isIntermittent: true) {
-            #expect(widthRatio <= 0.92, "\(label): rounded/spread mouth width \(widthRatio)")
-        } when: { !(avatar.name == "closed mouth" && speech.language == "en") }
+        #expect(widthRatio <= 0.92, "\(label): rounded/spread mouth width \(widthRatio)")
 
         // (e) Inside the lips on open vowels: a shaded mouth, neither a black hole nor a flat fill.
         var means: [Double] = [], deviations: [Double] = []

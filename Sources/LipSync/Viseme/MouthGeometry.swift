@@ -49,6 +49,11 @@ struct MouthGeometry: Sendable {
     /// The lips' mean colour, and the mouth's light (0.6...1.2, from the lips' luminance).
     let lipColor: (Double, Double, Double)
     let light: Double
+    /// The picture's colour cast (per channel, relative to grey, 0.75...1.3): the median of the skin on
+    /// the cheeks and chin, so synthesized teeth take on the photo's light instead of a fixed white.
+    let cast: (Double, Double, Double)
+    /// The skin's luminance (that median's): how bright the photo's light is on the face.
+    let skinLuminance: Double
 
     init?(landmarks: [Point], face: RGBImage) {
         guard landmarks.count >= Self.lowestIndex else { return nil }
@@ -154,9 +159,37 @@ struct MouthGeometry: Sendable {
             }
         }
         lipColor = samples > 0 ? (sum.0 / samples, sum.1 / samples, sum.2 / samples) : (150, 90, 90)
+
         let lipLuminance = 0.299 * lipColor.0 + 0.587 * lipColor.1 + 0.114 * lipColor.2
         // Lips are darker on darker skin, teeth are not: the lips say only a little about the light.
         light = max(0.6, min(1.2, 0.6 + 0.4 * lipLuminance / 130))
+
+        // Skin beside the corners and on the chin; the median keeps a beard or a shadow from deciding.
+        var skin: [(Double, Double, Double)] = []
+        let corners = (left: leftCorner, right: rightCorner), sides = (left: leftSide, right: rightSide)
+        face.pixels.withUnsafeBufferPointer { pixels in
+            let chinColumn = columns[max(0, min(columns.count - 1, Int((-first / Self.step).rounded())))]
+            var points: [(Double, Double)] = []
+            for t in [0.3, 0.5, 0.7] {
+                points.append((0, chinColumn.lowerOuter + t * (chinColumn.jaw - chinColumn.lowerOuter)))
+                points.append((-0.15 * hw, chinColumn.lowerOuter + t * (chinColumn.jaw - chinColumn.lowerOuter)))
+                points.append((0.15 * hw, chinColumn.lowerOuter + t * (chinColumn.jaw - chinColumn.lowerOuter)))
+            }
+            for t in [0.3, 0.5] {
+                points.append((corners.left - t * (sides.left + corners.left), 0.3 * hw))
+                points.append((corners.right + t * (sides.right - corners.right), 0.3 * hw))
+            }
+            for (u, v) in points {
+                let x = originX + u * ax - v * ay, y = originY + u * ay + v * ax
+                skin.append(MouthWarp.sample(pixels, width: face.width, height: face.height, x: x - 0.5, y: y - 0.5))
+            }
+        }
+        func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
+        let skinColor = (median(skin.map(\.0)), median(skin.map(\.1)), median(skin.map(\.2)))
+        let grey = max(1, (skinColor.0 + skinColor.1 + skinColor.2) / 3)
+        func bounded(_ value: Double) -> Double { max(0.75, min(1.3, value / grey)) }
+        cast = (bounded(skinColor.0), bounded(skinColor.1), bounded(skinColor.2))
+        skinLuminance = 0.299 * skinColor.0 + 0.587 * skinColor.1 + 0.114 * skinColor.2
     }
 
     /// v as a function of u along a contour (linear between its points, constant beyond its ends).

@@ -10,6 +10,9 @@ struct MouthInterior {
     let leftCorner: Double, rightCorner: Double, centreOpening: Double
     let lipColor: (Double, Double, Double)
     let light: Double
+    /// Enamel in full light: ivory, tinted a quarter of the way towards the photo's cast, a little
+    /// brighter than the skin (teeth that are darker than the face read as grey).
+    let enamel: (Double, Double, Double)
     let front: (Double, Double, Double)
     let back: (Double, Double, Double)
     let upperTeeth: Double, lowerTeeth: Double, tongue: Double
@@ -23,11 +26,14 @@ struct MouthInterior {
         centreOpening = pose.centreOpening
         lipColor = g.lipColor
         light = g.light
+        let brightness = max(150, min(245, 1.25 * g.skinLuminance))
+        enamel = (brightness * 1.04 * (0.75 + 0.25 * g.cast.0), brightness * 0.99 * (0.75 + 0.25 * g.cast.1),
+                  brightness * 0.9 * (0.75 + 0.25 * g.cast.2))
         let lip = g.lipColor
         front = (min(140, 0.62 * lip.0 + 10), min(72, 0.36 * lip.1), min(72, 0.36 * lip.2))
         back = (48 * light, 16 * light, 16 * light)
         upperTeeth = 0.14 * g.halfWidth * (1 - 0.6 * shape.press)
-        let opened = smoothstep(0.12 * g.halfWidth, 0.45 * g.halfWidth, pose.centreOpening)
+        let opened = smoothstep(0.06 * g.halfWidth, 0.35 * g.halfWidth, pose.centreOpening)
         // Drawn only where the picture shows no lower teeth of its own.
         lowerTeeth = 0.13 * g.halfWidth * opened * (1 - shape.tuck) * (1 - smoothstep(0.5, 2.5, pose.centreBelow))
         tongue = shape.tongue * opened
@@ -50,11 +56,12 @@ struct MouthInterior {
 
         // The tongue lies low in the mouth, behind the lower teeth, its far part in shadow.
         if tongue > 0.01 {
-            let height = tongue * 0.4 * opening * max(0, 1 - (xi / 0.75) * (xi / 0.75)).squareRoot()
+            let height = tongue * 0.55 * opening * max(0, 1 - (xi / 0.7) * (xi / 0.7)).squareRoot()
             let cover = smoothstep(-0.8, 0.8, height - fromLower) * min(1, 1.4 * tongue)
             if cover > 0 {
                 let lit = 0.45 + 0.55 * min(1, max(0, 1 - fromLower / max(1, height)))
-                let flesh = ((0.6 * lipColor.0 + 12) * lit, 0.34 * lipColor.1 * lit, 0.36 * lipColor.2 * lit)
+                // Pinker and lighter than the cavity: the tongue is what an open vowel shows most.
+                let flesh = ((0.8 * lipColor.0 + 20) * lit, (0.45 * lipColor.1 + 6) * lit, (0.45 * lipColor.2 + 6) * lit)
                 color = mix(color, scale(flesh, corner), cover)
             }
         }
@@ -65,9 +72,8 @@ struct MouthInterior {
             let cover = max(0, min(1, height - fromLower + 0.5))
             if cover > 0 {
                 let tip = 0.8 + 0.2 * min(1, max(0, fromLower / max(0.5, height)))
-                let shade = 0.55 * light * (1 - 0.45 * xi * xi) * gapShade(u, width: 0.17 * halfWidth, depth: 0.15) * tip
-                let enamel = mix((min(196, 206 * shade), min(176, 184 * shade), min(142, 146 * shade)), scale(lipColor, shade), 0.2)
-                color = mix(color, enamel, cover)
+                let shade = 0.7 * (1 - 0.45 * xi * xi) * gapShade(u, width: 0.17 * halfWidth, depth: 0.15) * tip
+                color = mix(color, mix(scale(enamel, shade), scale(lipColor, shade), 0.2), cover)
             }
         }
 
@@ -80,15 +86,14 @@ struct MouthInterior {
             let edge = upperTeeth * max(0, 1 - pow(abs(xi) / 0.78, 4)) * (1 - 0.12 * (2 * within - 1) * (2 * within - 1))
             let cover = max(0, min(1, edge - fromUpper + 0.5))
             if cover > 0 {
-                let shade = 0.86 * light * (1 - 0.55 * xi * xi) * gapShade(u, width: width, depth: 0.25)
+                let shade = 0.97 * (1 - 0.5 * xi * xi) * gapShade(u, width: width, depth: 0.25)
                 // A little of the lips' hue: the mouth's light is warm, and pure grey teeth look cold on skin.
-                let enamel = mix((min(232, 230 * shade), min(214, 212 * shade), min(182, 178 * shade)), scale(lipColor, shade), 0.15)
-                color = mix(color, enamel, cover)
+                color = mix(color, mix(scale(enamel, shade), scale(lipColor, shade), 0.1), cover)
             }
         }
 
         // The upper lip's soft shadow over the teeth and the cavity below it.
-        let shadow = 1 - 0.45 * exp(-max(0, fromUpper) / (0.06 * halfWidth + 0.8))
+        let shadow = 1 - 0.4 * exp(-max(0, fromUpper) / (0.035 * halfWidth + 0.6))
         return scale(color, shadow)
     }
 

@@ -14,21 +14,27 @@ package struct MouthShape: Sendable, Equatable {
     package var tuck: Double
     /// How much of the tongue shows in an open mouth (0...1).
     package var tongue: Double
+    /// Lips brought together without pressing (0...1): a silent mouth. They meet where the picture shows
+    /// a gap (a smile's teeth) and keep their thickness; on a closed-mouth picture nothing changes.
+    package var shut: Double
 
-    package init(open: Double, width: Double, round: Double = 0, press: Double = 0, tuck: Double = 0, tongue: Double = 0) {
+    package init(open: Double, width: Double, round: Double = 0, press: Double = 0, tuck: Double = 0, tongue: Double = 0,
+                 shut: Double = 0) {
         self.open = open
         self.width = width
         self.round = round
         self.press = press
         self.tuck = tuck
         self.tongue = tongue
+        self.shut = shut
     }
 
+    /// The picture itself.
     package static let rest = MouthShape(open: 0, width: 1)
 
     /// True when the pose is the picture itself.
     var isRest: Bool {
-        open < 0.001 && abs(width - 1) < 0.001 && round < 0.001 && press < 0.001 && tuck < 0.001
+        open < 0.001 && abs(width - 1) < 0.001 && round < 0.001 && press < 0.001 && tuck < 0.001 && shut < 0.001
     }
 }
 
@@ -38,7 +44,8 @@ package enum Viseme: Sendable, Equatable, CaseIterable {
 
     package var shape: MouthShape {
         switch self {
-        case .rest: return MouthShape(open: 0, width: 1)
+        // Not speaking: the lips close, whatever the picture shows.
+        case .rest: return MouthShape(open: 0, width: 1, shut: 1)
         case .bilabial: return MouthShape(open: 0, width: 0.98, press: 1)
         case .labiodental: return MouthShape(open: 0.1, width: 1, tuck: 1)
         case .consonant: return MouthShape(open: 0.3, width: 1, tongue: 0.4)
@@ -46,9 +53,9 @@ package enum Viseme: Sendable, Equatable, CaseIterable {
         // sh, zh, ch, j: teeth close, lips pushed forward.
         case .postalveolar: return MouthShape(open: 0.15, width: 0.92, round: 0.5)
         case .openVowel: return MouthShape(open: 1, width: 1, tongue: 0.8)
-        case .midVowel: return MouthShape(open: 0.6, width: 1.08, tongue: 0.5)
+        case .midVowel: return MouthShape(open: 0.6, width: 1.12, tongue: 0.5)
         case .spreadVowel: return MouthShape(open: 0.3, width: 1.18, tongue: 0.5)
-        case .roundedVowel: return MouthShape(open: 0.4, width: 0.72, round: 1, tongue: 0.2)
+        case .roundedVowel: return MouthShape(open: 0.3, width: 0.72, round: 1, tongue: 0.2)
         }
     }
 
@@ -130,8 +137,8 @@ package struct MouthTrack: Sendable {
     private static func fromPhonemes(_ phonemes: [SpeechCues.Phoneme], cues: Source, frameCount: Int) -> [MouthShape] {
         // Piecewise-constant targets per channel on a fine grid, then a Gaussian blur.
         let length = Int((max(cues.duration, Double(frameCount) / cues.fps) + 0.5) / step) + 1
-        let rest = MouthShape.rest
-        let channels: [WritableKeyPath<MouthShape, Double>] = [\.open, \.width, \.round, \.press, \.tuck, \.tongue]
+        let rest = Viseme.rest.shape
+        let channels: [WritableKeyPath<MouthShape, Double>] = [\.open, \.width, \.round, \.press, \.tuck, \.tongue, \.shut]
         var targets = channels.map { [Double](repeating: rest[keyPath: $0], count: length) }
         for phoneme in phonemes {
             let shape = Viseme.of(phoneme.name).shape
@@ -146,7 +153,7 @@ package struct MouthTrack: Sendable {
         }
 
         var shapes = gate((0..<frameCount).map { frame -> MouthShape in
-            var shape = rest
+            var shape = MouthShape.rest
             for (channel, path) in channels.enumerated() {
                 let lead = path == \.round ? roundingAnticipation : anticipation
                 let index = min(length - 1, Int((frameTime(frame, fps: cues.fps) + lead) / step))
@@ -193,14 +200,17 @@ package struct MouthTrack: Sendable {
 
     /// Closes the mouth where the audio is quiet (pauses, silences of any length), and lets loudness set
     /// half of the opening: speakers open the jaw wider on loud syllables, whatever the vowel. Pressing
-    /// and tucking the lips are not gated: the closure of a p or the friction of an f is quiet.
+    /// and tucking the lips are not gated: the closure of a p or the friction of an f is quiet. Where
+    /// there is no sound at all the lips also meet (`shut`), even when the timeline says a sound goes on.
     private static func gate(_ shapes: [MouthShape], cues: Source) -> [MouthShape] {
         shapes.enumerated().map { frame, shape in
             let loudness = Double(cues.loudness[min(frame, cues.loudness.count - 1)])
             let gate = smoothstep(0.05, 0.3, loudness)
-            let open = gate * (0.5 * shape.open + 0.5 * smoothstep(0.05, 1, loudness))
+            // Pursed lips part less however loud the vowel: the jaw of an o or u stays high.
+            let open = gate * (0.5 * shape.open + 0.5 * (1 - 0.4 * shape.round) * smoothstep(0.05, 1, loudness))
             return MouthShape(open: max(0, min(1, open)), width: 1 + (shape.width - 1) * gate, round: shape.round * gate,
-                              press: shape.press, tuck: shape.tuck, tongue: shape.tongue * gate)
+                              press: shape.press, tuck: shape.tuck, tongue: shape.tongue * gate,
+                              shut: max(shape.shut, 1 - smoothstep(0.02, 0.1, loudness)))
         }
     }
 

@@ -42,8 +42,13 @@ struct MouthPose {
         let lipDrop = min(shape.open * Self.jawDrop * hw, jaw + 0.6 * max(0, centre.jaw - centre.lowerOuter))
         let cornerDrop = 0.3 * lipDrop
         let raise = hw * (0.05 * shape.open + 0.08 * shape.tuck)
-        let reach = 0.97 - 0.45 * shape.round
         let spread = max(0, min(1, (shape.width - 1) / 0.12))
+        // How far out the opening reaches: an open mouth's corners are lips meeting, not a wedge of the
+        // cavity; spread lips part almost to the corners, rounded ones only in the middle.
+        let reach = 0.86 + 0.1 * spread - 0.34 * shape.round
+        // Past the opening's ends the lips meet, over whatever the picture shows there, once the mouth
+        // opens (the picture itself, at rest, keeps its smile; spread lips part to their corners).
+        let cornerMeet = max(shape.round, smoothstep(0, 0.25, shape.open) * (1 - spread))
         let thickness = 1 + 0.4 * shape.round - 0.3 * spread - 0.35 * shape.press
         var source: [SIMD8<Double>] = [], target: [SIMD8<Double>] = []
         source.reserveCapacity(g.columns.count)
@@ -59,7 +64,8 @@ struct MouthPose {
             s[0] = g.top; d[0] = g.top
             if column.isLip {
                 let xi = u / cornerDistance
-                let opening = abs(xi) < reach ? pow(1 - (xi / reach) * (xi / reach), 0.85) : 0
+                // The opening's outline ends round (a vertical tangent), not in a point.
+                let opening = abs(xi) < reach ? (1 - (xi / reach) * (xi / reach)).squareRoot() : 0
                 var jawProfile = pow(max(0, 1 - xi * xi), 0.6)
                 jawProfile += (opening - jawProfile) * shape.round
                 // The lips meet where the opening ends (rounded lips part only in the middle).
@@ -71,12 +77,13 @@ struct MouthPose {
                 var lowerEdge = column.lowerInner + lower
                 // f, v: the lower lip comes up against the upper teeth.
                 lowerEdge += (upperEdge + 0.12 * hw * (1 - xi * xi).squareRoot() - lowerEdge) * shape.tuck
-                // p, b, m: the lips meet halfway, whatever the picture showed between them. Only a mouth that
-                // is nearly shut presses: a vowel next to a p keeps its opening.
+                // p, b, m and silence: the lips meet halfway, whatever the picture showed between them. Only
+                // a mouth that is nearly shut closes: a vowel next to a p keeps its opening.
                 let middle = (upperEdge + lowerEdge) / 2
-                let press = shape.press * (1 - smoothstep(0, 0.35, shape.open))
-                upperEdge += (middle - upperEdge) * press
-                lowerEdge += (middle - lowerEdge) * press
+                var meet = max(shape.press, shape.shut) * (1 - smoothstep(0, 0.35, shape.open))
+                meet = max(meet, cornerMeet * (1 - opening) * (1 - opening))
+                upperEdge += (middle - upperEdge) * meet
+                lowerEdge += (middle - lowerEdge) * meet
                 lowerEdge = max(lowerEdge, upperEdge)
                 // Each lip moves as a whole with its inner edge (its outer edge a little less: the skin
                 // around it stretches), thicker when pushed forward, thinner when spread or pressed.
