@@ -45,7 +45,7 @@ struct MouthPose {
         let spread = max(0, min(1, (shape.width - 1) / 0.12))
         // How far out the opening reaches: an open mouth's corners are lips meeting, not a wedge of the
         // cavity; spread lips part almost to the corners, rounded ones only in the middle.
-        let reach = 0.86 + 0.1 * spread - 0.34 * shape.round
+        let reach = 0.86 + 0.1 * spread - 0.45 * shape.round
         // Past the opening's ends the lips meet, over whatever the picture shows there, once the mouth
         // opens (the picture itself, at rest, keeps its smile; spread lips part to their corners).
         let cornerMeet = max(shape.round, smoothstep(0, 0.25, shape.open) * (1 - spread))
