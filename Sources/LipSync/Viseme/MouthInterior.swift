@@ -10,8 +10,8 @@ struct MouthInterior {
     let leftCorner: Double, rightCorner: Double, centreOpening: Double
     let lipColor: (Double, Double, Double)
     let light: Double
-    /// Enamel in full light: ivory, tinted a quarter of the way towards the photo's cast, a little
-    /// brighter than the skin (teeth that are darker than the face read as grey).
+    /// Enamel in full light: ivory, tinted a little towards the photo's cast, brighter than the skin
+    /// (teeth darker than the face, or redder, read as grey next to it).
     let enamel: (Double, Double, Double)
     let front: (Double, Double, Double)
     let back: (Double, Double, Double)
@@ -27,15 +27,18 @@ struct MouthInterior {
         lipColor = g.lipColor
         light = g.light
         let brightness = max(150, min(245, 1.25 * g.skinLuminance))
-        enamel = (brightness * 1.04 * (0.75 + 0.25 * g.cast.0), brightness * 0.99 * (0.75 + 0.25 * g.cast.1),
-                  brightness * 0.9 * (0.75 + 0.25 * g.cast.2))
+        enamel = (brightness * (0.85 + 0.15 * g.cast.0), brightness * 0.96 * (0.85 + 0.15 * g.cast.1),
+                  brightness * 0.88 * (0.85 + 0.15 * g.cast.2))
         let lip = g.lipColor
         front = (min(140, 0.62 * lip.0 + 10), min(72, 0.36 * lip.1), min(72, 0.36 * lip.2))
         back = (48 * light, 16 * light, 16 * light)
         upperTeeth = 0.14 * g.halfWidth * (1 - 0.6 * shape.press)
         let opened = smoothstep(0.06 * g.halfWidth, 0.35 * g.halfWidth, pose.centreOpening)
-        // Drawn only where the picture shows no lower teeth of its own.
-        lowerTeeth = 0.13 * g.halfWidth * opened * (1 - shape.tuck) * (1 - smoothstep(0.5, 2.5, pose.centreBelow))
+        // Drawn only where the picture shows no lower teeth of its own: when spread lips draw back from
+        // them (i, e), or in a wide-open mouth; the lower lip hides them otherwise.
+        let spread = max(0, min(1, (shape.width - 1) / 0.12))
+        let wide = smoothstep(0.25 * g.halfWidth, 0.55 * g.halfWidth, pose.centreOpening)
+        lowerTeeth = 0.08 * g.halfWidth * max(opened * spread, wide) * (1 - shape.tuck) * (1 - smoothstep(0.5, 2.5, pose.centreBelow))
         tongue = shape.tongue * opened
         toothGaps = smoothstep(2.5, 5, 0.2 * g.halfWidth)
     }
@@ -72,7 +75,7 @@ struct MouthInterior {
             let cover = max(0, min(1, height - fromLower + 0.5))
             if cover > 0 {
                 let tip = 0.8 + 0.2 * min(1, max(0, fromLower / max(0.5, height)))
-                let shade = 0.7 * (1 - 0.45 * xi * xi) * gapShade(u, width: 0.17 * halfWidth, depth: 0.15) * tip
+                let shade = 0.8 * (1 - 0.45 * xi * xi) * gapShade(u, width: 0.17 * halfWidth, depth: 0.15) * tip
                 color = mix(color, mix(scale(enamel, shade), scale(lipColor, shade), 0.2), cover)
             }
         }
@@ -94,7 +97,12 @@ struct MouthInterior {
 
         // The upper lip's soft shadow over the teeth and the cavity below it.
         let shadow = 1 - 0.4 * exp(-max(0, fromUpper) / (0.035 * halfWidth + 0.6))
-        return scale(color, shadow)
+        color = scale(color, shadow)
+
+        // Towards the corners, where the lips barely part, what shows is their inner side, not the dark
+        // of the cavity: no black line runs out along the lips.
+        let end = smoothstep(0.7, 0.95, abs(xi)) * (1 - smoothstep(2, 6, opening))
+        return mix(color, scale(lipColor, 0.7), 0.85 * end)
     }
 
     /// Darkens the thin gaps between teeth of `width` pixels, counted from the mouth's centre line.
