@@ -139,6 +139,10 @@ import TestSupport
                 #expect(openings[frame] < 2.5, "\(label): frame \(frame) in a silence opens \(openings[frame]) px")
             }
         }
+        // The smiling astronaut shows her teeth; silent, her lips meet over them (below the picture's gap).
+        if avatar.name == "astronaut" {
+            #expect(largestInPauses < -2, "\(label): the lips close over the smile in pauses: \(largestInPauses) px")
+        }
 
         // (c) Closed at p/b/m.
         let bilabials = (result.cues.phonemes ?? []).filter { Viseme.of($0.name) == .bilabial }
@@ -241,6 +245,40 @@ import TestSupport
             #expect(smallest > 0.2, "\(shape) at \(scale)x: the picture folds or is crushed: a neighbour step of \(smallest) px")
             #expect(largest < 2, "\(shape) at \(scale)x: a jump of \(largest) px between neighbours")
             print(String(format: "warp %@ %.2fx, face %.0f px: edge %.3f px, neighbour steps %.2f...%.2f px", file.lastPathComponent, scale, faceWidth, edge, smallest, largest + 1))
+        }
+    }
+
+    /// Silence on a closed-mouth picture changes nothing; on a smiling one the lips meet over the teeth.
+    @Test func silentLipsMeetOverASmileAndLeaveAClosedMouthAlone() async throws {
+        let dir = try Repository.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let store = try Fixtures.store(dir)
+        var openings: [String: (picture: Double, silent: Double)] = [:]
+        for avatar in Self.avatars {
+            let (prepared, _) = try store.prepare(avatar.file)
+            let face = try #require(prepared.face(0))
+            let frame = prepared.frame(0)
+            let region = CropStyle.fullResolution.region(for: face.box, frameWidth: frame.width, frameHeight: frame.height)
+            let crop = frame.cropped(to: region)
+            let points = face.landmarks.map { Point(x: $0.x - Double(region.x), y: $0.y - Double(region.y)) }
+            let silent = MouthWarp().render(crop, landmarks: points, shape: Viseme.rest.shape)
+            var posed = frame
+            posed.paste(silent, at: region)
+            let seen = try #require(try store.analyseFrame(posed))
+            openings[avatar.name] = (Self.innerLipOpening(face.landmarks), Self.innerLipOpening(seen.landmarks))
+            if avatar.name == "closed mouth" {
+                let largest = zip(silent.pixels, crop.pixels).map { abs(Int($0) - Int($1)) }.max() ?? 0
+                #expect(largest <= 12, "a closed mouth stays as it is when silent: a difference of \(largest) grey levels")
+            }
+        }
+        let smile = try #require(openings["astronaut"])
+        #expect(smile.silent < smile.picture - 3, "the smile's lips meet: opening \(smile.picture) -> \(smile.silent) px")
+
+        // The track asks for it wherever nothing is said, with a timeline or from the audio alone.
+        for phonemes in [[SpeechCues.Phoneme(name: "_", start: 0, end: 1)], []] {
+            let track = MouthTrack(cues: SpeechCues.analyse(samples: [Float](repeating: 0, count: 16_000), sampleRate: 16_000, fps: 25,
+                                                             frameCount: 25, phonemes: phonemes))
+            #expect(track.shapes.count == 25 && track.shapes.allSatisfy { $0.shut > 0.99 && $0.open == 0 })
         }
     }
 

@@ -48,6 +48,7 @@ struct MouthPose {
         let reach = 0.86 + 0.1 * spread - 0.45 * shape.round
         // Past the opening's ends the lips meet, over whatever the picture shows there, once the mouth
         // opens (the picture itself, at rest, keeps its smile; spread lips part to their corners).
+        let seam = 0.06 * hw
         let cornerMeet = max(shape.round, smoothstep(0, 0.25, shape.open) * (1 - spread))
         let thickness = 1 + 0.4 * shape.round - 0.3 * spread - 0.35 * shape.press
         var source: [SIMD8<Double>] = [], target: [SIMD8<Double>] = []
@@ -80,7 +81,10 @@ struct MouthPose {
                 // p, b, m and silence: the lips meet halfway, whatever the picture showed between them. Only
                 // a mouth that is nearly shut closes: a vowel next to a p keeps its opening.
                 let middle = (upperEdge + lowerEdge) / 2
-                var meet = max(shape.press, shape.shut) * (1 - smoothstep(0, 0.35, shape.open))
+                // Silence closes a gap that shows the mouth (a smile's teeth), not the seam of lips that
+                // already meet: a closed-mouth picture stays as it is.
+                let shut = shape.shut * smoothstep(seam, 1.5 * seam, lowerEdge - upperEdge)
+                var meet = max(shape.press, shut) * (1 - smoothstep(0, 0.35, shape.open))
                 meet = max(meet, cornerMeet * (1 - opening) * (1 - opening))
                 upperEdge += (middle - upperEdge) * meet
                 lowerEdge += (middle - lowerEdge) * meet
@@ -108,7 +112,7 @@ struct MouthPose {
                 d[4] = lowerEdge - shownBelow
                 if abs(u) < MouthGeometry.step { centreBelow = shownBelow }
                 s[5] = column.lowerOuter
-                d[5] = column.lowerOuter + lower + 0.75 * (lowerEdge - s[4] - lower) + (thickness - 1) * lowerThickness
+                d[5] = column.lowerOuter + lower + 0.75 * (lowerEdge - column.lowerInner - lower) + (thickness - 1) * lowerThickness
                 d[5] = max(d[5], d[4] + 0.3 * (s[5] - s[4]))
                 if abs(u) < MouthGeometry.step { centreOpening = lowerEdge - upperEdge }
             } else {
@@ -264,6 +268,8 @@ package struct MouthWarp: Sendable {
     package func render(_ face: RGBImage, landmarks: [Point], shape: MouthShape) -> RGBImage {
         guard !shape.isRest, let geometry = MouthGeometry(landmarks: landmarks, face: face) else { return face }
         let pose = MouthPose(geometry: geometry, shape: shape)
+        // Lips asked to meet that already do (a closed-mouth picture, silent): nothing to draw.
+        if pose.scale == 1 && pose.source == pose.target { return face }
         let interior = MouthInterior(pose: pose)
         let width = face.width, height = face.height
 
