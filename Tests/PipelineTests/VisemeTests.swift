@@ -282,6 +282,39 @@ import TestSupport
         }
     }
 
+    /// A video avatar (the astronaut panning by, looped ping-pong): every frame's own landmarks drive
+    /// the mouth, which opens on the vowels and closes at every p/b/m.
+    @Test func aVideoAvatarSpeaksFrameByFrame() async throws {
+        let dir = try Repository.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let clip = dir.appendingPathComponent("avatar.mp4")
+        _ = try ProcessRunner.run(URL(fileURLWithPath: "/usr/bin/ffmpeg"),
+                                  ["-v", "error", "-loop", "1", "-i", Fixtures.astronaut.path, "-vf", "crop=400:400:40+3*n:20,format=yuv420p",
+                                   "-frames:v", "20", "-r", "25", clip.path])
+        let store = try Fixtures.store(dir.appendingPathComponent("avatars"))
+        let output = dir.appendingPathComponent("out.mp4")
+        let result = try await Generator(synthesizer: try EspeakSynthesizer(), avatars: store)
+            .generate(.text(SpeechRequest(text: "Мама мыла раму. А папа пил чай.", language: "ru", wordsPerMinute: 130)),
+                      avatar: clip, engine: VisemeEngine(), output: output)
+        let (avatar, _) = try store.prepare(clip)
+        var openings: [Double] = []
+        try FFmpeg.forEachFrame(output) { index, frame in
+            let face = try #require(try store.analyseFrame(frame))
+            let source = try #require(avatar.face(avatar.sourceFrame(forOutputFrame: index)))
+            openings.append(Self.innerLipOpening(face.landmarks) - Self.innerLipOpening(source.landmarks))
+        }
+        #expect(openings.count == result.frameCount)
+        let loudness = result.cues.loudness.map(Double.init)
+        let correlation = Self.pearson(openings, loudness)
+        #expect(openings.max()! > 3, "the mouth opens: \(openings.max()!) px")
+        #expect(correlation >= 0.5, "opening follows loudness on a video avatar: \(correlation)")
+        for phoneme in (result.cues.phonemes ?? []) where Viseme.of(phoneme.name) == .bilabial {
+            let frame = min(openings.count - 1, Int(((phoneme.start + phoneme.end) / 2 * result.fps).rounded(.down)))
+            #expect(openings[frame] < 1, "'\(phoneme.name)' at \(phoneme.start) s: frame \(frame) opens \(openings[frame]) px")
+        }
+        print(String(format: "video avatar: %d frames, correlation %.3f, largest opening %.1f px", openings.count, correlation, openings.max()!))
+    }
+
     /// Each viseme at full strength, as the landmark model sees it on both avatars: rounded lips are
     /// narrower than spread ones, p/b/m close the lips, the open vowel opens widest.
     @Test(arguments: avatars.map(\.file))
