@@ -27,6 +27,13 @@ enum Fixtures {
         AvatarStore(cacheDirectory: cache, assets: assets, runtime: try runtime)
     }
 
+    /// A video avatar: a 400x400 window panning right over the astronaut, at 25 fps.
+    static func panningClip(frames: Int, pixelsPerFrame: Int, to url: URL) throws {
+        _ = try ProcessRunner.run(URL(fileURLWithPath: "/usr/bin/ffmpeg"),
+                                  ["-v", "error", "-loop", "1", "-i", astronaut.path, "-vf", "crop=400:400:40+\(pixelsPerFrame)*n:20,format=yuv420p",
+                                   "-frames:v", "\(frames)", "-r", "25", url.path])
+    }
+
     /// Decodes every frame of a video to RGB.
     static func frames(of url: URL) throws -> [RGBImage] {
         var frames: [RGBImage] = []
@@ -173,10 +180,7 @@ actor FrameCollector {
         let dir = try Repository.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         let video = dir.appendingPathComponent("avatar.mp4")
-        // 12 frames panning slowly over the astronaut.
-        _ = try ProcessRunner.run(URL(fileURLWithPath: "/usr/bin/ffmpeg"),
-                                  ["-v", "error", "-loop", "1", "-i", Fixtures.astronaut.path, "-vf", "crop=400:400:40+4*n:20,format=yuv420p",
-                                   "-frames:v", "12", "-r", "25", video.path])
+        try Fixtures.panningClip(frames: 12, pixelsPerFrame: 4, to: video)
         let (avatar, _) = try Fixtures.store(dir).prepare(video)
         #expect(avatar.frameCount == 12 && !avatar.isStill && avatar.metadata.fps == 25)
         let boxes = avatar.metadata.faces.map { $0?.box }

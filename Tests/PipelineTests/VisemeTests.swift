@@ -288,9 +288,7 @@ import TestSupport
         let dir = try Repository.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         let clip = dir.appendingPathComponent("avatar.mp4")
-        _ = try ProcessRunner.run(URL(fileURLWithPath: "/usr/bin/ffmpeg"),
-                                  ["-v", "error", "-loop", "1", "-i", Fixtures.astronaut.path, "-vf", "crop=400:400:40+3*n:20,format=yuv420p",
-                                   "-frames:v", "20", "-r", "25", clip.path])
+        try Fixtures.panningClip(frames: 20, pixelsPerFrame: 3, to: clip)
         let store = try Fixtures.store(dir.appendingPathComponent("avatars"))
         let output = dir.appendingPathComponent("out.mp4")
         let result = try await Generator(synthesizer: try EspeakSynthesizer(), avatars: store)
