@@ -67,12 +67,7 @@ extension GenerationService {
         guard let queue, VideoStore.isID(id), let data = try await queue.queue.video(id) else { return nil }
         let file = videos.destination(for: id)
         let partial = videos.directory.appendingPathComponent(".\(id).\(UUID().uuidString).partial")
-        try data.write(to: partial)
-        guard rename(partial.path, file.path) == 0 else {
-            try? FileManager.default.removeItem(at: partial)
-            return nil
-        }
-        return file
+        return try Self.publish(data, at: file, through: partial) ? file : nil
     }
 
     /// The file of avatar `id`: the default, one uploaded here, or (queue mode) one uploaded to another API node.
@@ -84,13 +79,20 @@ extension GenerationService {
                   name == URL(fileURLWithPath: name).lastPathComponent, !name.hasPrefix(".") else { throw error }
             let file = avatars.directory.appendingPathComponent(name)
             let partial = avatars.directory.appendingPathComponent("\(AvatarLibrary.partialPrefix)\(UUID().uuidString)-\(name)")
-            try data.write(to: partial)
-            guard rename(partial.path, file.path) == 0 else {
-                try? FileManager.default.removeItem(at: partial)
-                throw error
-            }
+            guard try Self.publish(data, at: file, through: partial) else { throw error }
             return file
         }
+    }
+
+    /// Writes `data` to `partial` and renames it to `file`, so readers never see half a file; false (and
+    /// nothing left behind) when the rename fails.
+    private static func publish(_ data: Data, at file: URL, through partial: URL) throws -> Bool {
+        try data.write(to: partial)
+        guard rename(partial.path, file.path) == 0 else {
+            try? FileManager.default.removeItem(at: partial)
+            return false
+        }
+        return true
     }
 
     /// Every avatar clients can name: this node's, and (queue mode) those uploaded to any API node.
