@@ -63,6 +63,27 @@ import TestSupport
         phoneme.first { !"ˈˌːʲ".contains($0) }
     }
 
+    /// An avatar's first frame as the engine gets it: the face region, its crop, and the landmarks both
+    /// in the frame and in the crop's coordinates.
+    struct MouthCrop {
+        let frame: RGBImage, region: PixelRect, crop: RGBImage, landmarks: [Point], points: [Point]
+
+        init(_ avatar: PreparedAvatar) throws {
+            let face = try #require(avatar.face(0))
+            let frame = avatar.frame(0)
+            let region = CropStyle.fullResolution.region(for: face.box, frameWidth: frame.width, frameHeight: frame.height)
+            (self.frame, self.region, crop, landmarks) = (frame, region, frame.cropped(to: region), face.landmarks)
+            points = face.landmarks.map { Point(x: $0.x - Double(region.x), y: $0.y - Double(region.y)) }
+        }
+
+        /// The whole frame with the mouth in `shape`.
+        func posed(_ shape: MouthShape) -> RGBImage {
+            var posed = frame
+            posed.paste(MouthWarp().render(crop, landmarks: points, shape: shape), at: region)
+            return posed
+        }
+    }
+
     static let avatars: [(name: String, file: URL)] = [("astronaut", Fixtures.astronaut), ("closed mouth", Fixtures.closedMouth)]
 
     @Test(arguments: [
@@ -203,11 +224,8 @@ import TestSupport
         image = image.resized(width: Int(Double(image.width) * scale) / 2 * 2, height: Int(Double(image.height) * scale) / 2 * 2)
         let small = dir.appendingPathComponent("face.png")
         try FFmpeg.writePNG(image, to: small)
-        let (avatar, _) = try store.prepare(small)
-        let face = try #require(avatar.face(0))
-        let region = CropStyle.fullResolution.region(for: face.box, frameWidth: avatar.width, frameHeight: avatar.height)
-        let crop = avatar.frame(0).cropped(to: region)
-        let points = face.landmarks.map { Point(x: $0.x - Double(region.x), y: $0.y - Double(region.y)) }
+        let mouth = try MouthCrop(store.prepare(small).0)
+        let crop = mouth.crop, points = mouth.points
         let faceWidth = points[454].x - points[234].x
         if scale < 1 { #expect(faceWidth < 100, "a small face: \(faceWidth) px") }
 
@@ -255,19 +273,12 @@ import TestSupport
         let store = try Fixtures.store(dir)
         var openings: [String: (picture: Double, silent: Double)] = [:]
         for avatar in Self.avatars {
-            let (prepared, _) = try store.prepare(avatar.file)
-            let face = try #require(prepared.face(0))
-            let frame = prepared.frame(0)
-            let region = CropStyle.fullResolution.region(for: face.box, frameWidth: frame.width, frameHeight: frame.height)
-            let crop = frame.cropped(to: region)
-            let points = face.landmarks.map { Point(x: $0.x - Double(region.x), y: $0.y - Double(region.y)) }
-            let silent = MouthWarp().render(crop, landmarks: points, shape: Viseme.rest.shape)
-            var posed = frame
-            posed.paste(silent, at: region)
-            let seen = try #require(try store.analyseFrame(posed))
-            openings[avatar.name] = (Self.innerLipOpening(face.landmarks), Self.innerLipOpening(seen.landmarks))
+            let mouth = try MouthCrop(store.prepare(avatar.file).0)
+            let silent = MouthWarp().render(mouth.crop, landmarks: mouth.points, shape: Viseme.rest.shape)
+            let seen = try #require(try store.analyseFrame(mouth.posed(Viseme.rest.shape)))
+            openings[avatar.name] = (Self.innerLipOpening(mouth.landmarks), Self.innerLipOpening(seen.landmarks))
             if avatar.name == "closed mouth" {
-                let largest = zip(silent.pixels, crop.pixels).map { abs(Int($0) - Int($1)) }.max() ?? 0
+                let largest = zip(silent.pixels, mouth.crop.pixels).map { abs(Int($0) - Int($1)) }.max() ?? 0
                 #expect(largest <= 12, "a closed mouth stays as it is when silent: a difference of \(largest) grey levels")
             }
         }
@@ -320,17 +331,10 @@ import TestSupport
         let dir = try Repository.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         let store = try Fixtures.store(dir)
-        let (avatar, _) = try store.prepare(file)
-        let face = try #require(avatar.face(0))
-        let frame = avatar.frame(0)
-        let region = CropStyle.fullResolution.region(for: face.box, frameWidth: frame.width, frameHeight: frame.height)
-        let crop = frame.cropped(to: region)
-        let points = face.landmarks.map { Point(x: $0.x - Double(region.x), y: $0.y - Double(region.y)) }
+        let mouth = try MouthCrop(store.prepare(file).0)
         var measured: [Viseme: (width: Double, opening: Double)] = [:]
         for viseme in [Viseme.rest, .bilabial, .openVowel, .spreadVowel, .roundedVowel] {
-            var posed = frame
-            posed.paste(MouthWarp().render(crop, landmarks: points, shape: viseme.shape), at: region)
-            let seen = try #require(try store.analyseFrame(posed))
+            let seen = try #require(try store.analyseFrame(mouth.posed(viseme.shape)))
             measured[viseme] = (seen.landmarks[61].distance(to: seen.landmarks[291]), Self.innerLipOpening(seen.landmarks))
         }
         let rest = measured[.rest]!

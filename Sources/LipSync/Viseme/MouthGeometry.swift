@@ -165,23 +165,19 @@ struct MouthGeometry: Sendable {
         light = max(0.6, min(1.2, 0.6 + 0.4 * lipLuminance / 130))
 
         // Skin beside the corners and on the chin; the median keeps a beard or a shadow from deciding.
-        var skin: [(Double, Double, Double)] = []
-        let corners = (left: leftCorner, right: rightCorner), sides = (left: leftSide, right: rightSide)
-        face.pixels.withUnsafeBufferPointer { pixels in
-            let chinColumn = columns[max(0, min(columns.count - 1, Int((-first / Self.step).rounded())))]
-            var points: [(Double, Double)] = []
-            for t in [0.3, 0.5, 0.7] {
-                points.append((0, chinColumn.lowerOuter + t * (chinColumn.jaw - chinColumn.lowerOuter)))
-                points.append((-0.15 * hw, chinColumn.lowerOuter + t * (chinColumn.jaw - chinColumn.lowerOuter)))
-                points.append((0.15 * hw, chinColumn.lowerOuter + t * (chinColumn.jaw - chinColumn.lowerOuter)))
-            }
-            for t in [0.3, 0.5] {
-                points.append((corners.left - t * (sides.left + corners.left), 0.3 * hw))
-                points.append((corners.right + t * (sides.right - corners.right), 0.3 * hw))
-            }
-            for (u, v) in points {
-                let x = originX + u * ax - v * ay, y = originY + u * ay + v * ax
-                skin.append(MouthWarp.sample(pixels, width: face.width, height: face.height, x: x - 0.5, y: y - 0.5))
+        let centre = columns[chinColumn]
+        var points: [(u: Double, v: Double)] = []
+        for t in [0.3, 0.5, 0.7] {
+            let v = centre.lowerOuter + t * (centre.jaw - centre.lowerOuter)
+            points += [(0, v), (-0.15 * hw, v), (0.15 * hw, v)]
+        }
+        for t in [0.3, 0.5] {
+            points += [(leftCorner - t * (leftSide + leftCorner), 0.3 * hw), (rightCorner + t * (rightSide - rightCorner), 0.3 * hw)]
+        }
+        let skin = face.pixels.withUnsafeBufferPointer { pixels in
+            points.map { point in
+                let x = originX + point.u * ax - point.v * ay, y = originY + point.u * ay + point.v * ax
+                return MouthWarp.sample(pixels, width: face.width, height: face.height, x: x - 0.5, y: y - 0.5)
             }
         }
         func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }

@@ -36,9 +36,8 @@ struct MouthInterior {
         let opened = smoothstep(0.06 * g.halfWidth, 0.35 * g.halfWidth, pose.centreOpening)
         // Drawn only where the picture shows no lower teeth of its own: when spread lips draw back from
         // them (i, e), or in a wide-open mouth; the lower lip hides them otherwise.
-        let spread = max(0, min(1, (shape.width - 1) / 0.12))
         let wide = smoothstep(0.25 * g.halfWidth, 0.55 * g.halfWidth, pose.centreOpening)
-        lowerTeeth = 0.08 * g.halfWidth * max(opened * spread, wide) * (1 - shape.tuck) * (1 - smoothstep(0.5, 2.5, pose.centreBelow))
+        lowerTeeth = 0.08 * g.halfWidth * max(opened * pose.spread, wide) * (1 - shape.tuck) * (1 - smoothstep(0.5, 2.5, pose.centreBelow))
         tongue = shape.tongue * opened
         toothGaps = smoothstep(2.5, 5, 0.2 * g.halfWidth)
     }

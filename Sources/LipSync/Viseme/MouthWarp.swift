@@ -18,6 +18,8 @@ struct MouthPose {
     let scale: Double
     /// Chin drop at the centre, in pixels.
     let jaw: Double
+    /// How far the lips are spread (0...1: width 1 to 1.12 and beyond).
+    let spread: Double
     let source: [SIMD8<Double>]
     let target: [SIMD8<Double>]
     /// The opening at the centre column (from the upper lip's edge to the lower lip's), in pixels.
@@ -42,7 +44,7 @@ struct MouthPose {
         let lipDrop = min(shape.open * Self.jawDrop * hw, jaw + 0.6 * max(0, centre.jaw - centre.lowerOuter))
         let cornerDrop = 0.3 * lipDrop
         let raise = hw * (0.05 * shape.open + 0.08 * shape.tuck)
-        let spread = max(0, min(1, (shape.width - 1) / 0.12))
+        spread = max(0, min(1, (shape.width - 1) / 0.12))
         // How far out the opening reaches: an open mouth's corners are lips meeting, not a wedge of the
         // cavity; spread lips part almost to the corners, rounded ones only in the middle.
         let reach = 0.86 + 0.1 * spread - 0.45 * shape.round
