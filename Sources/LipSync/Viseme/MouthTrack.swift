@@ -106,12 +106,13 @@ package struct MouthTrack: Sendable {
         var duration: Double
         var phonemes: [SpeechCues.Phoneme]?
         var loudness: [Float]
+        var bandLoudness: [Float]
         var brightness: [Float]
     }
 
     package init(cues: SpeechCues) {
         self.init(Source(fps: cues.fps, duration: cues.duration, phonemes: cues.phonemes, loudness: cues.loudness,
-                         brightness: cues.brightness))
+                         bandLoudness: cues.bandLoudness, brightness: cues.brightness))
     }
 
     init(_ cues: Source) {
@@ -190,24 +191,33 @@ package struct MouthTrack: Sendable {
     }
 
     private static func fromAudio(_ cues: Source, frameCount: Int) -> [MouthShape] {
-        let open = gaussianBlur(cues.loudness.map { smoothstep(0.08, 0.9, Double($0)) }, sigma: 1)
+        let open = gaussianBlur(cues.bandLoudness.map { smoothstep(0.08, 0.9, Double($0)) }, sigma: 1)
         let width = gaussianBlur(cues.brightness.map { 0.85 + 0.3 * Double($0) }, sigma: 1)
+        // A dull sound is a rounded vowel only if some of it lies in the speech band; a murmur has none.
+        let voiced = (0..<frameCount).map { frame in
+            smoothstep(0.1, 0.3, Double(cues.bandLoudness[frame]) / max(1e-3, Double(cues.loudness[frame])))
+        }
         return gate((0..<frameCount).map { frame in
-            MouthShape(open: open[frame], width: width[frame], round: max(0, min(1, (1 - width[frame]) / 0.15)),
+            MouthShape(open: open[frame], width: width[frame], round: voiced[frame] * max(0, min(1, (1 - width[frame]) / 0.15)),
                        tongue: 0.5 * open[frame])
         }, cues: cues)
     }
 
-    /// Closes the mouth where the audio is quiet (pauses, silences of any length), and lets loudness set
-    /// half of the opening: speakers open the jaw wider on loud syllables, whatever the vowel. Pressing
+    /// Closes the mouth where the audio is quiet (pauses, silences of any length), and lets the speech
+    /// band's loudness set half of the opening: speakers open the jaw wider on loud syllables, and an
+    /// open vowel (its first formant high) puts more of its sound in that band than a close one. Pressing
     /// and tucking the lips are not gated: the closure of a p or the friction of an f is quiet. Where
     /// there is no sound at all the lips also meet (`shut`), even when the timeline says a sound goes on.
     private static func gate(_ shapes: [MouthShape], cues: Source) -> [MouthShape] {
         shapes.enumerated().map { frame, shape in
             let loudness = Double(cues.loudness[min(frame, cues.loudness.count - 1)])
+            // How open the jaw is, from the speech band; rounded lips lower the formants out of it, so
+            // for them the overall loudness counts instead.
+            var band = Double(cues.bandLoudness[min(frame, cues.bandLoudness.count - 1)])
+            band += (loudness - band) * shape.round
             let gate = smoothstep(0.05, 0.3, loudness)
             // Pursed lips part less however loud the vowel: the jaw of an o or u stays high.
-            let open = gate * (0.5 * shape.open + 0.5 * (1 - 0.4 * shape.round) * smoothstep(0.05, 1, loudness))
+            let open = gate * (0.5 * shape.open + 0.5 * (1 - 0.4 * shape.round) * smoothstep(0.05, 1, band))
             return MouthShape(open: max(0, min(1, open)), width: 1 + (shape.width - 1) * gate, round: shape.round * gate,
                               press: shape.press, tuck: shape.tuck, tongue: shape.tongue * gate,
                               shut: max(shape.shut, 1 - smoothstep(0.02, 0.1, loudness)))
