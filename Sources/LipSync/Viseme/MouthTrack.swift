@@ -89,7 +89,8 @@ package enum Viseme: Sendable, Equatable, CaseIterable {
 /// Mouth shapes for every video frame of an utterance, with coarticulation: targets per phoneme are
 /// smoothed over ~30 ms (no flapping on short sounds), sampled 10 ms ahead (the mouth moves before the
 /// sound is heard), closed on p/b/m and gated by loudness so silences stay closed. Lip rounding is
-/// smoothed wider and starts earlier: speakers round their lips through the consonants before an o or u.
+/// smoothed wider, starts earlier and lasts to the end of its vowel: speakers round their lips through
+/// the consonants before an o or u, and let go only after it.
 package struct MouthTrack: Sendable {
     package let shapes: [MouthShape]
 
@@ -159,6 +160,10 @@ package struct MouthTrack: Sendable {
                 let lead = path == \.round ? roundingAnticipation : anticipation
                 let index = min(length - 1, Int((frameTime(frame, fps: cues.fps) + lead) / step))
                 shape[keyPath: path] = targets[channel][index]
+                if path == \.round {
+                    // Rounding starts early and lasts to the end of its vowel.
+                    shape.round = max(shape.round, targets[channel][min(length - 1, Int(frameTime(frame, fps: cues.fps) / step))])
+                }
             }
             return shape
         }, cues: cues)
@@ -166,7 +171,8 @@ package struct MouthTrack: Sendable {
         // A stop (p, b) holds its closure before the release, and synthesizers differ in where they put
         // the hold (espeak-ng marks a p at its burst, the silence before it belonging to the sound before):
         // up to `stopHold` before its marked start (never before the phoneme before starts), frames where
-        // the audio is already quiet are the hold too. A loud frame there is still the vowel before.
+        // the audio is already quiet are the hold too. A loud frame there is still the vowel before. The
+        // lips part `anticipation` before the next sound is heard, like every other movement of the track.
         for (index, phoneme) in phonemes.enumerated() where Viseme.of(phoneme.name) == .bilabial {
             var hold = phoneme.start
             if Self.isStop(phoneme.name) {
@@ -179,7 +185,7 @@ package struct MouthTrack: Sendable {
             for frame in 0..<frameCount {
                 let time = frameTime(frame, fps: cues.fps)
                 let quiet = cues.loudness[min(frame, cues.loudness.count - 1)] < Self.holdLoudness
-                if (time >= phoneme.start || (time >= hold && quiet)) && time < phoneme.end { closed.append(frame) }
+                if (time >= phoneme.start || (time >= hold && quiet)) && time + Self.anticipation < phoneme.end { closed.append(frame) }
             }
             for frame in closed {
                 shapes[frame].open = 0
