@@ -1,5 +1,4 @@
 import AudioFeatures
-import Foundation
 
 /// What is said when, per utterance: the phonemes with their times (when the speech was synthesized
 /// here) and, for every video frame, the loudness (overall and in the speech band) and brightness of

@@ -156,13 +156,14 @@ package struct MouthTrack: Sendable {
 
         var shapes = gate((0..<frameCount).map { frame -> MouthShape in
             var shape = MouthShape.rest
+            let time = frameTime(frame, fps: cues.fps)
+            func target(_ channel: Int, at time: Double) -> Double { targets[channel][min(length - 1, Int(time / step))] }
             for (channel, path) in channels.enumerated() {
-                let lead = path == \.round ? roundingAnticipation : anticipation
-                let index = min(length - 1, Int((frameTime(frame, fps: cues.fps) + lead) / step))
-                shape[keyPath: path] = targets[channel][index]
                 if path == \.round {
                     // Rounding starts early and lasts to the end of its vowel.
-                    shape.round = max(shape.round, targets[channel][min(length - 1, Int(frameTime(frame, fps: cues.fps) / step))])
+                    shape.round = max(target(channel, at: time + roundingAnticipation), target(channel, at: time))
+                } else {
+                    shape[keyPath: path] = target(channel, at: time + anticipation)
                 }
             }
             return shape
@@ -200,11 +201,11 @@ package struct MouthTrack: Sendable {
         let open = gaussianBlur(cues.bandLoudness.map { smoothstep(0.08, 0.9, Double($0)) }, sigma: 1)
         let width = gaussianBlur(cues.brightness.map { 0.85 + 0.3 * Double($0) }, sigma: 1)
         // A dull sound is a rounded vowel only if some of it lies in the speech band; a murmur has none.
-        let voiced = (0..<frameCount).map { frame in
+        let inBand = (0..<frameCount).map { frame in
             smoothstep(0.1, 0.3, Double(cues.bandLoudness[frame]) / max(1e-3, Double(cues.loudness[frame])))
         }
         return gate((0..<frameCount).map { frame in
-            MouthShape(open: open[frame], width: width[frame], round: voiced[frame] * max(0, min(1, (1 - width[frame]) / 0.15)),
+            MouthShape(open: open[frame], width: width[frame], round: inBand[frame] * max(0, min(1, (1 - width[frame]) / 0.15)),
                        tongue: 0.5 * open[frame])
         }, cues: cues)
     }
